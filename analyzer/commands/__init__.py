@@ -1,0 +1,1 @@
+"""One module per `image-factory` subcommand; each exposes a click command named `command`."""

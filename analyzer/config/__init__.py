@@ -1,0 +1,1 @@
+"""Enrollment config (images.yaml): the pydantic model shared by analyzer, infra and policy."""

@@ -1,0 +1,39 @@
+"""Durations as people write them (`7d`, `168h`, `36h`, `1h30m`) and as Kargo/Go want them (`168h0m0s`)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+_UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
+_DURATION_RE = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse `7d`, `168h`, `1h30m`, `2w`; raise ValueError with the accepted forms otherwise."""
+    match = _DURATION_RE.match(text.strip()) if isinstance(text, str) else None
+    if not match or not any(match.groups()):
+        raise ValueError(f"invalid duration {text!r}: use a number with a unit, e.g. 7d, 168h, 36h, 1h30m")
+    seconds = sum(int(v) * _UNIT_SECONDS[u] for v, u in zip(match.groups(), "wdhms", strict=True) if v)
+    return timedelta(seconds=seconds)
+
+
+def format_duration(delta: timedelta) -> str:
+    """Canonical short form used in state, names and labels: whole hours as `168h`, else `1h30m`/`90s`."""
+    total = int(delta.total_seconds())
+    hours, rest = divmod(total, 3600)
+    minutes, seconds = divmod(rest, 60)
+    out = f"{hours}h" if hours else ""
+    if minutes:
+        out += f"{minutes}m"
+    if seconds or not out:
+        out += f"{seconds}s"
+    return out
+
+
+def go_duration(delta: timedelta) -> str:
+    """Go's time.Duration string form (Kargo/Argo fields): `168h0m0s`."""
+    total = int(delta.total_seconds())
+    hours, rest = divmod(total, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}h{minutes}m{seconds}s"

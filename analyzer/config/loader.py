@@ -1,0 +1,101 @@
+"""Read images.yaml and its includes into a Fleet; every problem names its file, line and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from analyzer.config.model import EnrolledImage, Fleet, ImagesFile
+from analyzer.errors import InputError, Problem
+from analyzer.yamlio import LocatedDocument, load_located
+
+
+def _validation_problems(doc: LocatedDocument, exc: ValidationError) -> list[Problem]:
+    problems = []
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        field = ".".join(str(part) for part in loc) or None
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown field"
+        problems.append(Problem(str(doc.file), doc.line_of(loc), field, message))
+    return problems
+
+
+def _parse_file(file: Path) -> tuple[LocatedDocument, ImagesFile]:
+    doc = load_located(file)
+    data = doc.data if doc.data is not None else {}
+    if not isinstance(data, dict):
+        raise InputError.single(file, "top level must be a mapping with an `images:` list", 1)
+    try:
+        return doc, ImagesFile.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(_validation_problems(doc, exc)) from None
+
+
+def _expand_includes(root: Path, doc: LocatedDocument, patterns: list[str]) -> list[Path]:
+    files: list[Path] = []
+    base = root.parent.resolve()
+    for index, pattern in enumerate(patterns):
+        if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
+            raise InputError.single(root, f"include {pattern!r} must stay inside {base}",
+                                    doc.line_of(("include", index)), f"include.{index}")
+        matches = sorted(p for p in base.glob(pattern) if p.is_file())
+        if not matches:
+            raise InputError.single(root, f"include {pattern!r} matches no file",
+                                    doc.line_of(("include", index)), f"include.{index}")
+        files.extend(m for m in matches if m.resolve() != root.resolve() and m not in files)
+    return files
+
+
+def load_fleet(path: str | Path) -> Fleet:
+    """Load the root enrollment file and every included file, apply defaults, and check uniqueness."""
+    root = Path(path)
+    root_doc, root_file = _parse_file(root)
+    problems: list[Problem] = []
+    parsed: list[tuple[LocatedDocument, ImagesFile]] = [(root_doc, root_file)]
+    for include in _expand_includes(root, root_doc, root_file.include):
+        try:
+            doc, images_file = _parse_file(include)
+        except InputError as exc:
+            problems.extend(exc.problems)
+            continue
+        for key in ("defaults", "include"):
+            if key in (doc.data or {}):
+                problems.append(Problem(str(include), doc.line_of((key,)), key,
+                                        f"{key} is allowed only in the root file {root}"))
+        parsed.append((doc, images_file))
+
+    defaults = root_file.defaults
+    seen_names: dict[str, tuple[str, int | None]] = {}
+    seen_refs: dict[str, tuple[str, str, int | None]] = {}
+    images: list[EnrolledImage] = []
+    for doc, images_file in parsed:
+        for index, entry in enumerate(images_file.images):
+            line = doc.line_of(("images", index))
+            where = f"{doc.file}:{line}"
+            if entry.name in seen_names:
+                other_file, other_line = seen_names[entry.name]
+                problems.append(Problem(str(doc.file), line, f"images.{index}.name",
+                                        f"duplicate image name {entry.name!r}, "
+                                        f"also enrolled at {other_file}:{other_line}"))
+                continue
+            seen_names[entry.name] = (str(doc.file), line)
+            tracked = entry.ref.tracked
+            if tracked in seen_refs:
+                other_name, other_file, other_line = seen_refs[tracked]
+                problems.append(Problem(str(doc.file), line, f"images.{index}.image",
+                                        f"image {tracked} is enrolled twice: as {entry.name!r} ({where}) "
+                                        f"and as {other_name!r} ({other_file}:{other_line})"))
+                continue
+            seen_refs[tracked] = (entry.name, str(doc.file), line)
+            images.append(EnrolledImage(
+                entry=entry, file=str(doc.file), line=line,
+                delay=entry.delay if entry.delay is not None else defaults.delay,
+                auto_rebuild=entry.auto_rebuild if entry.auto_rebuild is not None else defaults.auto_rebuild,
+                platforms=list(entry.platforms if entry.platforms is not None else defaults.platforms),
+            ))
+    if problems:
+        raise InputError(problems)
+    return Fleet(root=str(root), defaults=defaults, images=images)

@@ -1,0 +1,311 @@
+"""The images.yaml model: the single source of truth for the enrollment format.
+
+Managed images have a `source` (we build them); external images have none (monitored only).
+Adding or removing `source` is how an image moves between the two, and state follows.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from datetime import date, timedelta
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    model_validator,
+)
+
+from analyzer.config.durations import format_duration, parse_duration
+from analyzer.discovery.reference import ImageRef, InvalidReference, parse_reference
+from analyzer.regex import re2_error
+
+DEFAULT_DELAY = timedelta(days=7)
+SelectionStrategy = Literal["Digest", "SemVer", "Lexical", "NewestBuild"]
+
+_DNS_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_DNS_SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+_PLATFORM_RE = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$")
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _duration(value: object) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"invalid duration {value!r}: write it as a string such as 7d or 168h")
+    return parse_duration(value)
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration), PlainSerializer(format_duration, return_type=str)]
+
+
+def _dns_label(value: str) -> str:
+    if not _DNS_LABEL_RE.match(value):
+        raise ValueError(f"{value!r} is not a DNS-1123 label (lowercase letters, digits, '-', at most 63)")
+    return value
+
+
+def _secret_name(value: str) -> str:
+    if not _DNS_SUBDOMAIN_RE.match(value):
+        raise ValueError(f"{value!r} is not a valid Kubernetes Secret name")
+    return value
+
+
+def _platform(value: str) -> str:
+    if not _PLATFORM_RE.match(value):
+        raise ValueError(f"invalid platform {value!r}: use os/arch, e.g. linux/amd64")
+    return value
+
+
+def _re2_regex(value: str) -> str:
+    """Kargo compiles tag regexes with Go's RE2, so they must compile under RE2, not Python's re."""
+    reason = re2_error(value)
+    if reason is not None:
+        raise ValueError(f"regex {value!r} does not compile under RE2 (Go regexp): {reason}")
+    return value
+
+
+def _one_or_many(value: object) -> object:
+    return [value] if isinstance(value, str) else value
+
+
+def _relative_path(value: str) -> str:
+    """A path inside the source repository: relative, and never escaping it (`../../etc/passwd`)."""
+    if not value or "\x00" in value:
+        raise ValueError("path must be a non-empty string")
+    if value.startswith("/") or re.match(r"^[A-Za-z]:[\\/]", value):
+        raise ValueError(f"path {value!r} must be relative to the repository root")
+    normalized = posixpath.normpath(value.replace("\\", "/"))
+    if normalized == ".." or normalized.startswith("../"):
+        raise ValueError(f"path {value!r} escapes the repository")
+    return normalized
+
+
+def redact_url(url: str) -> str:
+    """The URL with any userinfo replaced, safe for logs and state."""
+    parts = urlsplit(url)
+    if parts.scheme and parts.netloc and "@" in parts.netloc:
+        host = parts.netloc.rsplit("@", 1)[1]
+        return parts._replace(netloc=f"***@{host}").geturl()
+    return url
+
+
+def _repo_url(value: str) -> str:
+    """Git URL or local path; credentials must come from the environment, never from the URL."""
+    if not value.strip():
+        raise ValueError("repo must not be empty")
+    parts = urlsplit(value)
+    if parts.scheme in {"http", "https", "ssh", "git", "file"} and parts.netloc and "@" in parts.netloc:
+        userinfo = parts.netloc.rsplit("@", 1)[0]
+        if ":" in userinfo or parts.scheme in {"http", "https"}:
+            raise ValueError(
+                f"repo URL {redact_url(value)!r} embeds credentials; use a git credential helper "
+                "or the environment instead"
+            )
+    return value
+
+
+def _image_ref(value: str) -> str:
+    try:
+        ref = parse_reference(value)
+    except InvalidReference as exc:
+        raise ValueError(f"invalid image reference {value!r}: {exc}") from None
+    if ref.digest:
+        raise ValueError(f"image {value!r} must name a tag, not a digest: a digest cannot move")
+    return value
+
+
+DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+SecretName = Annotated[str, AfterValidator(_secret_name)]
+Platform = Annotated[str, AfterValidator(_platform)]
+TagRegex = Annotated[str, AfterValidator(_re2_regex)]
+RelativePath = Annotated[str, AfterValidator(_relative_path)]
+RepoUrl = Annotated[str, AfterValidator(_repo_url)]
+ImageName = Annotated[str, AfterValidator(_image_ref)]
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are errors; fields are read by their YAML (camelCase) names."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+class Defaults(StrictModel):
+    """Settings every image inherits unless it says otherwise."""
+
+    delay: Duration = DEFAULT_DELAY
+    auto_rebuild: bool = Field(True, alias="autoRebuild")
+    platforms: list[Platform] = Field(default_factory=list)
+    registry_credentials: list[SecretName] = Field(default_factory=list, alias="registryCredentials")
+    """Names of Kubernetes Secrets (Kargo `cred-type: image`) holding registry credentials."""
+
+
+class Source(StrictModel):
+    """Where a managed image's Dockerfile lives."""
+
+    repo: RepoUrl
+    ref: str = "main"
+    dockerfile: RelativePath = "Dockerfile"
+    context: RelativePath = "."
+    build_args: dict[str, str] = Field(default_factory=dict, alias="buildArgs")
+
+    @model_validator(mode="after")
+    def _arg_names(self) -> Source:
+        for key in self.build_args:
+            if not _ENV_NAME_RE.match(key):
+                raise ValueError(f"build arg name {key!r} is not a valid ARG name")
+        return self
+
+
+class GitHubWorkflowTrigger(StrictModel):
+    """Trigger a GitHub Actions `workflow_dispatch`; the token is read from a Kubernetes Secret."""
+
+    repository: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")]
+    workflow: Annotated[str, Field(min_length=1)]
+    ref: str = "main"
+    token_secret: SecretName = Field(alias="tokenSecret")
+    inputs: dict[str, str] = Field(default_factory=dict)
+
+
+class WebhookTrigger(StrictModel):
+    """Trigger any build system by POSTing to a URL; an optional Secret supplies the auth header."""
+
+    url: Annotated[str, Field(pattern=r"^https?://[^\s@]+$")]
+    secret: SecretName | None = None
+
+
+class Trigger(StrictModel):
+    """Exactly one way of starting a build."""
+
+    github: GitHubWorkflowTrigger | None = None
+    webhook: WebhookTrigger | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Trigger:
+        if (self.github is None) == (self.webhook is None):
+            raise ValueError("set exactly one of github or webhook")
+        return self
+
+
+class WarehouseSettings(StrictModel):
+    """How Kargo discovers new versions of an external image. `allowTags` is the friendly name of
+    Kargo's `allowTagsRegexes` (the deprecated Kargo field `allowTags` breaks discovery since v1.11)."""
+
+    image_selection_strategy: SelectionStrategy = Field("Digest", alias="imageSelectionStrategy")
+    constraint: str | None = None
+    allow_tags: list[TagRegex] = Field(default_factory=list, alias="allowTags")
+    ignore_tags: list[TagRegex] = Field(default_factory=list, alias="ignoreTags")
+    platform: Platform | None = None
+    discovery_limit: Annotated[int, Field(ge=1, le=100)] | None = Field(None, alias="discoveryLimit")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lists(cls, data: object) -> object:
+        if isinstance(data, dict):
+            data = dict(data)
+            for key in ("allowTags", "allow_tags", "ignoreTags", "ignore_tags"):
+                if key in data:
+                    data[key] = _one_or_many(data[key])
+        return data
+
+
+class Expedite(StrictModel):
+    """A reviewed override (e.g. a CVE) that lets rebuilds on this base skip the soak until `expires`."""
+
+    reason: Annotated[str, Field(min_length=3)]
+    expires: date
+
+
+class ImageEntry(StrictModel):
+    """One enrolled image. With `source` it is managed (we build it); without, external (monitored)."""
+
+    name: DnsLabel
+    image: ImageName
+    """`registry/repository:tag` of the image (produced, for managed; followed, for external)."""
+    owner: str | None = None
+    source: Source | None = None
+    trigger: Trigger | None = None
+    delay: Duration | None = None
+    auto_rebuild: bool | None = Field(None, alias="autoRebuild")
+    platforms: list[Platform] | None = None
+    warehouse: WarehouseSettings | None = None
+    expedite: Expedite | None = None
+    hold: bool = False
+    """Pin: render the rebuild Stage without auto-promotion until the hold is lifted."""
+
+    @model_validator(mode="after")
+    def _kind_rules(self) -> ImageEntry:
+        if self.source is not None and self.trigger is None:
+            raise ValueError("a managed image (with source) needs a trigger (github or webhook)")
+        if self.source is None and self.trigger is not None:
+            raise ValueError("trigger is only for managed images: add source, or remove trigger")
+        if self.source is not None and self.warehouse is not None:
+            raise ValueError("warehouse settings are only for external images (those without source)")
+        return self
+
+    @property
+    def ref(self) -> ImageRef:
+        return parse_reference(self.image)
+
+    @property
+    def managed(self) -> bool:
+        return self.source is not None
+
+
+class ImagesFile(StrictModel):
+    """One enrollment file. Only the root file may have `defaults` and `include`."""
+
+    defaults: Defaults = Field(default_factory=Defaults)
+    include: list[str] = Field(default_factory=list)
+    images: list[ImageEntry] = Field(default_factory=list)
+
+
+class EnrolledImage(BaseModel):
+    """An image entry with defaults applied and the file/line it came from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    entry: ImageEntry
+    file: str
+    line: int | None
+    delay: timedelta
+    auto_rebuild: bool
+    platforms: list[str]
+
+    @property
+    def name(self) -> str:
+        return self.entry.name
+
+    @property
+    def ref(self) -> ImageRef:
+        return self.entry.ref
+
+    @property
+    def managed(self) -> bool:
+        return self.entry.managed
+
+
+class Fleet(BaseModel):
+    """All enrolled images across the root file and its includes, defaults applied."""
+
+    model_config = ConfigDict(frozen=True)
+
+    root: str
+    defaults: Defaults
+    images: list[EnrolledImage]
+
+    def by_name(self) -> dict[str, EnrolledImage]:
+        return {image.name: image for image in self.images}
+
+    def managed(self) -> list[EnrolledImage]:
+        return [image for image in self.images if image.managed]
+
+    def external(self) -> list[EnrolledImage]:
+        return [image for image in self.images if not image.managed]

@@ -1,0 +1,1 @@
+"""Discovery: image references and BuildKit-exact Dockerfile analysis (pure functions)."""

@@ -1,0 +1,36 @@
+"""Errors that carry a location (file, line, field) so every bad input can be reported precisely."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input file."""
+
+    file: str
+    line: int | None
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        what = f" {self.field}:" if self.field else ""
+        return f"{where}:{what} {self.message}"
+
+
+@dataclass
+class InputError(Exception):
+    """Invalid input (config, state or CLI arguments); nothing may be written when this is raised."""
+
+    problems: list[Problem] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return "\n".join(str(p) for p in self.problems)
+
+    @classmethod
+    def single(cls, file: str | Path, message: str, line: int | None = None,
+               field_name: str | None = None) -> InputError:
+        return cls([Problem(str(file), line, field_name, message)])

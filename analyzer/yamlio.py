@@ -1,0 +1,132 @@
+"""Safe YAML reading with source positions, and stable, atomic YAML writing.
+
+Reading keeps a map from each value's path (tuple of keys/indices) to its line so that validation
+errors can name the line of the offending field. Aliases are bounded to defeat "billion laughs".
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from analyzer.errors import InputError
+
+MAX_ALIASES = 100
+
+Path_ = tuple[str | int, ...]
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader (no arbitrary objects) that refuses documents with too many aliases."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.alias_count = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            self.alias_count += 1
+            if self.alias_count > MAX_ALIASES:
+                event = self.peek_event()
+                raise yaml.YAMLError(f"more than {MAX_ALIASES} aliases (line {event.start_mark.line + 1})")
+        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+
+
+def _positions(node: yaml.Node, path: Path_, out: dict[Path_, int]) -> None:
+    out[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
+            out[(*path, key)] = key_node.start_mark.line + 1
+            _positions(value_node, (*path, key), out)
+            out[(*path, key)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _positions(item, (*path, i), out)
+
+
+class LocatedDocument:
+    """A parsed YAML document plus the line of every value in it."""
+
+    def __init__(self, file: Path, data: Any, lines: dict[Path_, int]) -> None:
+        self.file = file
+        self.data = data
+        self.lines = lines
+
+    def line_of(self, path: Path_) -> int | None:
+        """Line of the deepest known prefix of `path` (pydantic locations may go below YAML nodes)."""
+        for cut in range(len(path), -1, -1):
+            line = self.lines.get(tuple(path[:cut]))
+            if line is not None:
+                return line
+        return None
+
+
+def load_located(file: Path) -> LocatedDocument:
+    """Load one YAML document safely; raise InputError naming the file and line on any problem."""
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise InputError.single(file, f"cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError.single(file, f"not UTF-8 text: {exc.reason}") from None
+    loader = _BoundedLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        raise InputError.single(file, f"invalid YAML: {exc.problem or exc}", line) from None
+    except yaml.YAMLError as exc:
+        raise InputError.single(file, f"invalid YAML: {exc}") from None
+    finally:
+        loader.dispose()
+    lines: dict[Path_, int] = {}
+    if node is not None:
+        _positions(node, (), lines)
+    return LocatedDocument(file, data, lines)
+
+
+def dump_stable(data: Any) -> str:
+    """Diff-friendly YAML: sorted keys, block style, no aliases, unicode kept."""
+
+    class _NoAliasDumper(yaml.SafeDumper):
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    return yaml.dump(data, Dumper=_NoAliasDumper, sort_keys=True, default_flow_style=False,
+                     allow_unicode=True, width=120)
+
+
+def write_atomic(path: Path, text: str) -> bool:
+    """Write `text` to `path` atomically (temp file in the same dir, fsync, rename).
+
+    Returns False, writing nothing, when the file already has exactly this content, so that
+    re-running with no change touches nothing.
+    """
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return False
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
