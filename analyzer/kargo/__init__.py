@@ -1,0 +1,1 @@
+"""The Kargo model: a pure function from (config, state) to typed Kargo objects."""

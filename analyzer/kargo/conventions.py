@@ -1,0 +1,37 @@
+"""Labels, annotations and argument names shared by the renderer, the policy rules and the jobs.
+
+Policy rules read what the renderer writes, so both import these names from here.
+"""
+
+from __future__ import annotations
+
+DOMAIN = "image-factory.dev"
+
+LABEL_ROLE = f"{DOMAIN}/role"
+"""`warehouse` | `soak` | `rebuild` | `gate` | `verify`."""
+ROLE_WAREHOUSE = "warehouse"
+ROLE_SOAK = "soak"
+ROLE_REBUILD = "rebuild"
+ROLE_GATE = "gate"
+ROLE_VERIFY = "verify"
+
+LABEL_IMAGE = f"{DOMAIN}/image"
+"""Managed image name, on its rebuild Stage."""
+LABEL_WAREHOUSE = f"{DOMAIN}/warehouse"
+"""Warehouse name, on the Warehouse and its soak Stages."""
+LABEL_DELAY = f"{DOMAIN}/delay"
+"""Soak delay in canonical form (`168h`), on soak Stages."""
+LABEL_AUTO_PROMOTE = f"{DOMAIN}/auto-promote"
+"""`true` on Stages the ProjectConfig's promotion policies auto-promote."""
+
+ANNOTATION_SOURCE = f"{DOMAIN}/source"
+"""`images.yaml:LINE` (or the state file) the resource was rendered from, for SARIF locations."""
+ANNOTATION_REF = f"{DOMAIN}/ref"
+"""The image reference (`registry/repository:tag`) a Warehouse follows or a rebuild Stage builds."""
+ANNOTATION_EXPEDITE_REASON = f"{DOMAIN}/expedite-reason"
+ANNOTATION_EXPEDITE_EXPIRES = f"{DOMAIN}/expedite-expires"
+"""ISO date; a rebuild Stage taking freight `direct` from a Warehouse must carry both, unexpired."""
+ANNOTATION_HOLD = f"{DOMAIN}/hold"
+
+GATE_ARG_DELAY = "delay"
+"""The gate AnalysisTemplate argument carrying the soak delay; must equal the soak Stage's LABEL_DELAY."""
