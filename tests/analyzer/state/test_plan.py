@@ -81,7 +81,8 @@ def test_pinned_bases_are_reported_not_tracked(tmp_path: Path) -> None:
 def test_copy_and_mount_images_are_dependencies(tmp_path: Path) -> None:
     f = fleet(tmp_path, managed("api", API))
     busybox = parse_reference("busybox:1.36")
-    analysis = DockerfileAnalysis(syntax="docker/dockerfile:1", copy_from=[ImageUse(busybox, "busybox:1.36", 3, "copy")],
+    analysis = DockerfileAnalysis(syntax="docker/dockerfile:1",
+                                  copy_from=[ImageUse(busybox, "busybox:1.36", 3, "copy")],
                                   unresolved=[Unusable("${X}", 1, "variable X has no value")])
     plan = plan_state(f, {"api": Discovery(analysis=analysis, commit="c")}, {})
     api = plan.states[API].managed
