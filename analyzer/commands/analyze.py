@@ -1,9 +1,76 @@
-"""Placeholder while the command is written."""
+"""`image-factory analyze`: discover every enrolled image's bases and write state/."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
 
 import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from analyzer.analyze import AnalyzeResult, default_cache_dir, run_analyze
+from analyzer.config.loader import load_fleet
+from analyzer.state.plan import Discovery
+
+CONFIG_OPTION = click.option("--config", "config", type=click.Path(path_type=Path), default="images.yaml",
+                             show_default=True, help="Root enrollment file.")
+STATE_OPTION = click.option("--state", "state_dir", type=click.Path(path_type=Path), default="state",
+                            show_default=True, help="State directory.")
+
+
+def _print_summary(result: AnalyzeResult, console: Console) -> None:
+    summary = result.summary()
+    console.print(f"images: {summary['managed']} managed, {summary['external']} external/base; "
+                  f"bases: {summary['bases']}; edges: {summary['edges']} ({summary['internal_edges']} internal); "
+                  f"unresolved: {len(summary['unresolved'])}; "  # type: ignore[arg-type]
+                  f"errors: {len(summary['errors'])}", highlight=False)  # type: ignore[arg-type]
+    for key in ("unresolved", "invalid"):
+        for line in summary[key]:  # type: ignore[attr-defined]
+            console.print(f"  {key}: {line}", highlight=False, markup=False)
+    for pinned in summary["pinned"]:  # type: ignore[attr-defined]
+        console.print(f"  pinned (not tracked): {pinned}", highlight=False, markup=False)
+    for name, reason in summary["errors"].items():  # type: ignore[attr-defined]
+        console.print(f"  error: {name}: {reason} (previous state kept)", highlight=False, markup=False)
+    for orphan in summary["orphans"]:  # type: ignore[attr-defined]
+        verb = "removed" if result.pruned else "orphan (use --prune to remove)"
+        console.print(f"  {verb}: {orphan}", highlight=False, markup=False)
+    console.print(f"state files changed: {len(result.changed)}", highlight=False)
 
 
 @click.command("analyze")
-def command() -> None:
-    """Not written yet."""
-    raise click.ClickException("not implemented yet")
+@CONFIG_OPTION
+@STATE_OPTION
+@click.option("--cache", "cache_dir", type=click.Path(path_type=Path), default=None,
+              help="Git mirror cache (default: $XDG_CACHE_HOME/image-factory/git).")
+@click.option("--prune", is_flag=True, help="Remove state files of images no longer enrolled or used.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def command(config: Path, state_dir: Path, cache_dir: Path | None, prune: bool, as_json: bool) -> None:
+    """Discover base images of every enrolled image and write the state files.
+
+    Exit 0 when all sources were read, 1 when some failed (their state is kept), 2 on invalid input.
+    """
+    console = Console(stderr=True)
+    total = len(load_fleet(config).managed())  # validates before any work
+    cache = cache_dir or default_cache_dir()
+    if console.is_terminal and not as_json:
+        with Progress(TextColumn("discovering"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("{task.description}"), console=console, transient=True) as bar:
+            task = bar.add_task("", total=total)
+
+            def tick(name: str, discovery: Discovery) -> None:
+                bar.update(task, advance=1, description=name)
+
+            result = run_analyze(config, state_dir, cache, prune, tick)
+    else:
+        def line(name: str, discovery: Discovery) -> None:
+            status = f"error: {discovery.error}" if discovery.error else "ok"
+            click.echo(f"discovered {name}: {status}", err=True)
+
+        result = run_analyze(config, state_dir, cache, prune, None if as_json else line)
+    if as_json:
+        click.echo(json.dumps(result.summary(), indent=2, sort_keys=True))
+    else:
+        _print_summary(result, Console(highlight=False))
+    sys.exit(1 if result.partial else 0)

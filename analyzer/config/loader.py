@@ -49,6 +49,14 @@ def _expand_includes(root: Path, doc: LocatedDocument, patterns: list[str]) -> l
     return files
 
 
+def _relative_to(file: Path, root: Path) -> str:
+    """Enrollment file name as recorded in state: relative to the root file's folder, stable across cwd."""
+    try:
+        return file.resolve().relative_to(root.resolve().parent).as_posix()
+    except ValueError:
+        return file.as_posix()
+
+
 def load_fleet(path: str | Path) -> Fleet:
     """Load the root enrollment file and every included file, apply defaults, and check uniqueness."""
     root = Path(path)
@@ -91,7 +99,7 @@ def load_fleet(path: str | Path) -> Fleet:
                 continue
             seen_refs[tracked] = (entry.name, str(doc.file), line)
             images.append(EnrolledImage(
-                entry=entry, file=str(doc.file), line=line,
+                entry=entry, file=_relative_to(doc.file, root), line=line,
                 delay=entry.delay if entry.delay is not None else defaults.delay,
                 auto_rebuild=entry.auto_rebuild if entry.auto_rebuild is not None else defaults.auto_rebuild,
                 platforms=list(entry.platforms if entry.platforms is not None else defaults.platforms),

@@ -1,0 +1,1 @@
+"""Source repositories: read Dockerfiles from git at a ref, through a local mirror cache."""

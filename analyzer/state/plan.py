@@ -1,0 +1,184 @@
+"""Compute the next state from config, discovery results and the previous state (pure).
+
+images.yaml wins for configuration; runtime history (`digests`, `rebuilds`) is carried over from the
+previous file of the same image, whatever its kind was. A source that failed keeps its previous
+state untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from analyzer.config.durations import format_duration
+from analyzer.config.model import EnrolledImage, Fleet, WarehouseSettings, redact_url
+from analyzer.discovery.dockerfile import DockerfileAnalysis
+from analyzer.discovery.reference import ImageRef, parse_reference
+from analyzer.graph import DependencyGraph, build_graph
+from analyzer.state.model import (
+    BaseUse,
+    DigestHistory,
+    ImageState,
+    ManagedState,
+    SourceState,
+    Unresolvable,
+    WarehouseState,
+)
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """The outcome of reading one managed image's Dockerfile."""
+
+    analysis: DockerfileAnalysis | None = None
+    commit: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class StatePlan:
+    states: dict[str, ImageState]
+    graph: DependencyGraph
+    orphans: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    """Managed image name → why its source could not be read (state kept as it was)."""
+
+    @property
+    def managed(self) -> list[ImageState]:
+        return [s for s in self.states.values() if s.kind == "managed"]
+
+    @property
+    def external(self) -> list[ImageState]:
+        return [s for s in self.states.values() if s.kind == "external"]
+
+
+def warehouse_for(ref: ImageRef, settings: WarehouseSettings | None) -> WarehouseState:
+    """Kargo subscription settings; discovered bases default to following their tag by digest."""
+    settings = settings or WarehouseSettings()
+    constraint = settings.constraint
+    if settings.image_selection_strategy == "Digest" and not constraint:
+        constraint = ref.tag
+    return WarehouseState(
+        repoURL=ref.name,
+        imageSelectionStrategy=settings.image_selection_strategy,
+        constraint=constraint,
+        allowTagsRegexes=list(settings.allow_tags),
+        ignoreTagsRegexes=list(settings.ignore_tags),
+        platform=settings.platform,
+        discoveryLimit=settings.discovery_limit,
+    )
+
+
+def _base_uses(analysis: DockerfileAnalysis, dockerfile: str,
+               managed_refs: Mapping[str, str]) -> list[BaseUse]:
+    uses: list[BaseUse] = []
+
+    def add(ref: ImageRef, via: str, line: int, stage: str | None, platform: str | None) -> None:
+        if ref.pinned:
+            kind, tracked, parent = "pinned", None, None
+        else:
+            tracked = ref.tracked
+            parent = managed_refs.get(tracked)
+            kind = "managed" if parent else "external"
+        uses.append(BaseUse(image=ref.normalized, tracked=tracked, kind=kind, parent=parent,  # type: ignore[arg-type]
+                            via=via, dockerfile=dockerfile, line=line, stage=stage,  # type: ignore[arg-type]
+                            platform=platform))
+
+    for stage in analysis.stages:
+        if stage.ref is not None:
+            add(stage.ref, "from", stage.line, stage.name, stage.platform)
+    for use in [*analysis.copy_from, *analysis.mount_from]:
+        add(use.ref, use.via, use.line, None, None)
+    return uses
+
+
+def _managed_state(image: EnrolledImage, discovery: Discovery, bases: list[BaseUse]) -> ManagedState:
+    assert image.entry.source is not None and image.entry.trigger is not None
+    source = image.entry.source
+    analysis = discovery.analysis
+    unusable = lambda items: [  # noqa: E731
+        Unresolvable(value=i.raw, dockerfile=source.dockerfile, line=i.line, reason=i.reason) for i in items
+    ]
+    return ManagedState(
+        source=SourceState(repo=redact_url(source.repo), ref=source.ref, dockerfile=source.dockerfile,
+                           context=source.context, commit=discovery.commit),
+        trigger=image.entry.trigger,
+        delay=format_duration(image.delay),
+        autoRebuild=image.auto_rebuild,
+        platforms=image.platforms,
+        syntax=analysis.syntax if analysis else None,
+        bases=bases,
+        unresolved=unusable(analysis.unresolved) if analysis else [],
+        invalid=unusable(analysis.invalid) if analysis else [],
+        error=discovery.error,
+    )
+
+
+def plan_state(fleet: Fleet, discoveries: Mapping[str, Discovery],
+               previous: Mapping[str, ImageState]) -> StatePlan:
+    """The complete next state. Raises DependencyCycle when managed images build FROM each other."""
+    managed_refs = {image.ref.tracked: image.name for image in fleet.managed()}
+    enrolled_by_ref = {image.ref.tracked: image for image in fleet.images}
+    states: dict[str, ImageState] = {}
+    failed: dict[str, str] = {}
+    uses: dict[str, list[BaseUse]] = {}
+
+    for image in fleet.managed():
+        ref = image.ref.tracked
+        discovery = discoveries.get(image.name, Discovery(error="not discovered"))
+        old = previous.get(ref)
+        if discovery.error is not None:
+            failed[image.name] = discovery.error
+            if old is not None and old.managed is not None:
+                states[ref] = old
+                uses[image.name] = list(old.managed.bases)
+                continue
+        bases = _base_uses(discovery.analysis, image.entry.source.dockerfile, managed_refs) \
+            if discovery.analysis and image.entry.source else []
+        uses[image.name] = bases
+        states[ref] = ImageState(
+            ref=ref, kind="managed", name=image.name, enrolled_in=_where(image),
+            managed=_managed_state(image, discovery, bases),
+            digests=old.digests if old else DigestHistory(),
+            rebuilds=old.rebuilds if old else [],
+        )
+
+    graph = build_graph({name: [(b.parent or b.tracked or "", b.kind == "managed")
+                                for b in bases if b.kind != "pinned"]
+                         for name, bases in uses.items()})
+    children = graph.children
+    for state in states.values():
+        if state.managed is not None and state.name is not None and state.name not in failed:
+            state.managed.parents = list(graph.parents.get(state.name, ()))
+            state.managed.children = list(children.get(state.name, ()))
+
+    dependents: dict[str, set[str]] = {}
+    for name, bases in uses.items():
+        for base in bases:
+            if base.tracked:
+                dependents.setdefault(base.tracked, set()).add(name)
+    for state in states.values():
+        state.dependents = sorted(dependents.get(state.ref, set()))
+
+    external_refs = {image.ref.tracked for image in fleet.external()}
+    external_refs |= {ref for ref in dependents if ref not in managed_refs}
+    for ref in sorted(external_refs):
+        enrolled = enrolled_by_ref.get(ref)
+        old = previous.get(ref)
+        parsed = enrolled.ref if enrolled else parse_reference(ref)
+        states[ref] = ImageState(
+            ref=ref, kind="external",
+            name=enrolled.name if enrolled else None,
+            enrolled_in=_where(enrolled) if enrolled else None,
+            warehouse=warehouse_for(parsed, enrolled.entry.warehouse if enrolled else None),
+            dependents=sorted(dependents.get(ref, set())),
+            digests=old.digests if old else DigestHistory(),
+            rebuilds=old.rebuilds if old else [],
+        )
+
+    orphans = sorted(ref for ref in previous if ref not in states)
+    return StatePlan(states=dict(sorted(states.items())), graph=graph, orphans=orphans, failed=failed)
+
+
+def _where(image: EnrolledImage) -> str:
+    return f"{image.file}:{image.line}" if image.line else image.file

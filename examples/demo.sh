@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The main job on the bundled example fleet: set up, turn examples/repos/* into git repos, analyze.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -x venv/bin/python ]; then python3 -m venv venv; fi
+venv/bin/pip install -q --disable-pip-version-check -r requirements.txt -e .
+
+venv/bin/python examples/make_repos.py
+echo "== analyze: images.yaml + Dockerfiles -> state/"
+venv/bin/image-factory analyze --cache .cache/git
+echo "== dependency graph"
+venv/bin/image-factory graph
