@@ -68,6 +68,7 @@ def no_inline_credentials(resource: Resource, settings: object) -> list[Finding]
     if resource.type.endswith(":Secret"):
         return []
     findings = []
+    reported: set[str] = set()  # paths already reported, so one value gives one finding
     label = f"{resource.type.rsplit(':', 1)[-1]} {resource.name}"
     for path, value in _walk(resource.props.get("spec"), "spec"):
         if isinstance(value, Mapping):
@@ -75,13 +76,15 @@ def no_inline_credentials(resource: Resource, settings: object) -> list[Finding]
                 problem = _pair_problem(value, path)
                 if problem:
                     findings.append(resource.finding(f"{label} {problem}"))
+                    reported.add(f"{path}.value")
             for key, inner in value.items():
                 if isinstance(inner, str) and _SENSITIVE_KEY.search(key.replace("-", "").replace("_", "")) \
                         and _literal(inner):
                     findings.append(resource.finding(
                         f"{label} {path}.{key} holds a literal credential: read it from a Kubernetes Secret "
                         "(Kargo `${{ secret(\"name\").key }}`, or valueFrom.secretKeyRef)"))
-        elif isinstance(value, str):
+                    reported.add(f"{path}.{key}")
+        elif isinstance(value, str) and path not in reported:
             for shape, pattern in _TOKEN_SHAPES.items():
                 if pattern.search(value):
                     findings.append(resource.finding(

@@ -37,7 +37,8 @@ def parse_any_duration(value: str) -> timedelta:
 
 def describe(delta: timedelta) -> str:
     """`7d (168h)` for people reading a violation."""
-    hours = delta.total_seconds() / 3600
-    days = hours / 24
-    hours_text = f"{hours:g}h"
-    return f"{days:g}d ({hours_text})" if hours >= 24 else hours_text
+    seconds = delta.total_seconds()
+    if seconds < 3600:
+        return f"{seconds / 60:g}m"
+    hours = seconds / 3600
+    return f"{hours / 24:g}d ({hours:g}h)" if hours >= 24 else f"{hours:g}h"

@@ -98,7 +98,7 @@ def rebuild_graph_acyclic(resources: Sequence[Resource], settings: PolicySetting
     stage_map = kargo.stages(resources)
     graph = {name: {up for req in kargo.requests(stage) for up in kargo.upstream_names(req) if up in stage_map}
              for name, stage in stage_map.items()}
-    findings = []
+    findings: list[Finding] = []
     while True:
         try:
             TopologicalSorter(graph).prepare()
@@ -107,9 +107,8 @@ def rebuild_graph_acyclic(resources: Sequence[Resource], settings: PolicySetting
             cycle: list[str] = list(exc.args[1])
         first = min(cycle[:-1])
         findings.append(stage_map[first].finding(
-            f"Stage graph has a cycle: {' ← '.join(cycle)} (each takes freight from the next via "
-            "sources.stages): freight can never enter it; images cannot depend on each other in a loop, "
-            "fix the Dockerfiles or images.yaml"))
+            f"Stage graph has a cycle: freight flows {' → '.join(cycle)} (sources.stages), so it can never "
+            "enter; images cannot depend on each other in a loop: fix the Dockerfiles or images.yaml"))
         for name in cycle:
             graph.pop(name, None)
         graph = {name: ups - set(cycle) for name, ups in graph.items()}
@@ -137,7 +136,7 @@ def one_rebuild_stage_per_image(resources: Sequence[Resource], settings: PolicyS
         wanted = set(settings.managed_images)
         for image in sorted(wanted - set(by_image)):
             findings.append(Finding(None, f"managed image {image} has no rebuild Stage: its base-image updates "
-                                          "would never trigger a rebuild; re-render the stack from images.yaml"))
+                                          "would never trigger a rebuild; run `image-factory analyze` and re-render"))
         for image in sorted(set(by_image) - wanted):
             for stage in by_image[image]:
                 findings.append(stage.finding(
