@@ -28,8 +28,10 @@ from analyzer.state.store import load_states
 EXIT_MANDATORY = 1
 
 
-def render_manifests(config: Path, state_dir: Path, stack_config: Path | None) -> list[dict[str, Any]]:
-    """The manifests `image-factory render` writes, built by the same pure builder."""
+def render_manifests(config: Path, state_dir: Path, stack_config: Path | None,
+                     ) -> tuple[list[dict[str, Any]], list[str]]:
+    """The manifests `image-factory render` writes (same pure builder), and the managed images that need a
+    rebuild Stage (all enrolled managed images except those with no external base to follow)."""
     fleet = load_fleet(config)
     states = load_states(state_dir)
     settings = load_stack_settings(stack_config) if stack_config else Settings()
@@ -37,7 +39,9 @@ def render_manifests(config: Path, state_dir: Path, stack_config: Path | None) -
         project = build_project(fleet, states, settings)
     except GraphError as exc:
         raise InputError.single(state_dir, str(exc)) from None
-    return [obj.to_manifest() for obj in project.objects]
+    unbuildable = set(project.summary.get("unbuildable", []))
+    managed = [image.name for image in fleet.managed() if image.name not in unbuildable]
+    return [obj.to_manifest() for obj in project.objects], managed
 
 
 def read_manifests(paths: Sequence[Path]) -> list[dict[str, Any]]:
@@ -62,14 +66,6 @@ def read_manifests(paths: Sequence[Path]) -> list[dict[str, Any]]:
                                               "(needs apiVersion and kind)")
             manifests.append(document)
     return manifests
-
-
-def _with_fleet_defaults(settings: PolicySettings, config: Path) -> PolicySettings:
-    """Fill `managedImages` from images.yaml when the policy config leaves it unset."""
-    if settings.managed_images is not None:
-        return settings
-    managed = [image.name for image in load_fleet(config).managed()]
-    return settings.model_copy(update={"managed_images": managed})
 
 
 def _source_prefix(config: Path) -> str:
@@ -100,8 +96,9 @@ def command(config: Path, state_dir: Path, stack_config: Path | None, manifest_p
     if manifest_paths:
         manifests = read_manifests(manifest_paths)
     else:
-        manifests = render_manifests(config, state_dir, stack_config)
-        settings = _with_fleet_defaults(settings, config)
+        manifests, managed = render_manifests(config, state_dir, stack_config)
+        if settings.managed_images is None:  # the policy config may pin the list; else images.yaml says
+            settings = settings.model_copy(update={"managed_images": managed})
     resources = [from_manifest(m) for m in manifests]
     violations = relocate_soak_sources(evaluate(resources, settings), resources)
     if output_format == "text":
