@@ -46,7 +46,8 @@ def test_token_shaped_strings_anywhere_fail_without_echoing_them() -> None:
 
 
 @pytest.mark.parametrize(("text", "shape"), [
-    ("AKIAABCDEFGHIJKLMNOP", "an AWS access key"), ("https://bob:hunter2@git.example.com/x.git", "a URL with a password"),
+    ("AKIAABCDEFGHIJKLMNOP", "an AWS access key"),
+    ("https://bob:hunter2@git.example.com/x.git", "a URL with a password"),
     ("-----BEGIN OPENSSH PRIVATE KEY-----", "a private key"), ("xoxb-1234567890-abcdef", "a Slack token"),
     ("Bearer abcdefghijklmnopqrstuvwxyz", "a literal Bearer/Basic credential"),
 ])
