@@ -25,6 +25,7 @@ from analyzer.discovery.reference import parse_reference
 from analyzer.kargo import conventions as cv
 from analyzer.kargo.names import dns_label, ref_slug, unique_names
 from analyzer.kargo.resources import (
+    KIND_ORDER,
     AnalysisRunArgument,
     AnalysisTemplate,
     AnalysisTemplateReference,
@@ -72,7 +73,6 @@ GATE_ARGS = (cv.GATE_ARG_WAREHOUSE, cv.GATE_ARG_REPOSITORY, cv.GATE_ARG_TAG, cv.
              cv.GATE_ARG_DELAY)
 VERIFY_ARGS = (cv.VERIFY_ARG_IMAGE, cv.VERIFY_ARG_REF, cv.VERIFY_ARG_BASE_DIGESTS)
 GITHUB_API = "https://api.github.com"
-_KIND_ORDER = {"Project": 0, "ProjectConfig": 1, "AnalysisTemplate": 2, "Warehouse": 3, "Stage": 4}
 
 
 class GraphError(ValueError):
@@ -485,7 +485,7 @@ def build_project(fleet: Fleet, states: Mapping[str, ImageState] | Iterable[Imag
                   else _state_source(image.state.ref))
         objects.append(_rebuild_stage(settings, rebuild_names[image.name], image, requested, image_origins,
                                       source, expedite))
-    objects.sort(key=lambda o: (_KIND_ORDER[o.kind], o.name))
+    objects.sort(key=lambda o: (KIND_ORDER[o.kind], o.name))
 
     summary = {
         "project": settings.project,
