@@ -12,7 +12,6 @@ The Pulumi program and `image-factory render` both turn the result into manifest
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -145,8 +144,8 @@ def _expr_map(items: Mapping[str, str]) -> str:
 # --- Helpers ---------------------------------------------------------------------------------------
 
 def _relative_source(fleet: Fleet, image: EnrolledImage) -> str:
-    root_dir = str(Path(fleet.root).parent)
-    where = os.path.relpath(image.file, root_dir) if image.file else fleet.root
+    """`images.d/x.yaml:12`: the loader records files relative to the root file's folder."""
+    where = image.file or Path(fleet.root).name
     return f"{where}:{image.line}" if image.line else where
 
 

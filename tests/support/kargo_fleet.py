@@ -50,14 +50,20 @@ def analysis(uses: list[tuple[str, str, int]]) -> DockerfileAnalysis:
         else:
             (copies if via == "copy" else mounts).append(ImageUse(ref=ref, raw=raw, line=line, via=via))  # type: ignore[arg-type]
     unresolved = [] if uses else [Unusable(raw="${DOCS_BASE}", line=3, reason="no value for DOCS_BASE")]
-    return DockerfileAnalysis(syntax=None, stages=stages, copy_from=copies, mount_from=mounts,
-                              unresolved=unresolved)
+    return DockerfileAnalysis(
+        syntax=None, stages=stages, copy_from=copies, mount_from=mounts, unresolved=unresolved
+    )
 
 
-def plan(fleet: Fleet, uses: Mapping[str, list[tuple[str, str, int]]] = EXAMPLE_USES,
-         previous: Mapping[str, ImageState] | None = None) -> dict[str, ImageState]:
-    discoveries = {image.name: Discovery(analysis=analysis(list(uses.get(image.name, []))), commit="0" * 40)
-                   for image in fleet.managed()}
+def plan(
+    fleet: Fleet,
+    uses: Mapping[str, list[tuple[str, str, int]]] = EXAMPLE_USES,
+    previous: Mapping[str, ImageState] | None = None,
+) -> dict[str, ImageState]:
+    discoveries = {
+        image.name: Discovery(analysis=analysis(list(uses.get(image.name, []))), commit="0" * 40)
+        for image in fleet.managed()
+    }
     return plan_state(fleet, discoveries, previous or {}).states
 
 
