@@ -51,7 +51,9 @@ class WriteResult:
 def write_files(out_dir: Path, files: dict[str, str]) -> WriteResult:
     """Write every file (atomically, only when changed) and remove stale files this renderer wrote."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    written, unchanged, removed = [], [], []
+    written: list[str] = []
+    unchanged: list[str] = []
+    removed: list[str] = []
     for name, text in files.items():
         (written if write_atomic(out_dir / name, text) else unchanged).append(name)
     for path in sorted(out_dir.glob("*.yaml")):
