@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from analyzer.config.durations import format_duration
 from analyzer.config.model import EnrolledImage, Fleet, WarehouseSettings, redact_url
-from analyzer.discovery.dockerfile import DockerfileAnalysis
+from analyzer.discovery.dockerfile import DockerfileAnalysis, Unusable
 from analyzer.discovery.reference import ImageRef, parse_reference
 from analyzer.graph import DependencyGraph, build_graph
 from analyzer.state.model import (
@@ -59,13 +59,13 @@ def warehouse_for(ref: ImageRef, settings: WarehouseSettings | None) -> Warehous
     if settings.image_selection_strategy == "Digest" and not constraint:
         constraint = ref.tag
     return WarehouseState(
-        repoURL=ref.name,
-        imageSelectionStrategy=settings.image_selection_strategy,
+        repo_url=ref.name,
+        image_selection_strategy=settings.image_selection_strategy,
         constraint=constraint,
-        allowTagsRegexes=list(settings.allow_tags),
-        ignoreTagsRegexes=list(settings.ignore_tags),
+        allow_tags_regexes=list(settings.allow_tags),
+        ignore_tags_regexes=list(settings.ignore_tags),
         platform=settings.platform,
-        discoveryLimit=settings.discovery_limit,
+        discovery_limit=settings.discovery_limit,
     )
 
 
@@ -96,15 +96,17 @@ def _managed_state(image: EnrolledImage, discovery: Discovery, bases: list[BaseU
     assert image.entry.source is not None and image.entry.trigger is not None
     source = image.entry.source
     analysis = discovery.analysis
-    unusable = lambda items: [  # noqa: E731
-        Unresolvable(value=i.raw, dockerfile=source.dockerfile, line=i.line, reason=i.reason) for i in items
-    ]
+
+    def unusable(items: list[Unusable]) -> list[Unresolvable]:
+        return [Unresolvable(value=i.raw, dockerfile=source.dockerfile, line=i.line, reason=i.reason)
+                for i in items]
+
     return ManagedState(
         source=SourceState(repo=redact_url(source.repo), ref=source.ref, dockerfile=source.dockerfile,
                            context=source.context, commit=discovery.commit),
         trigger=image.entry.trigger,
         delay=format_duration(image.delay),
-        autoRebuild=image.auto_rebuild,
+        auto_rebuild=image.auto_rebuild,
         platforms=image.platforms,
         syntax=analysis.syntax if analysis else None,
         bases=bases,
