@@ -22,6 +22,9 @@ COMMANDS = [
     "discover",
     "ref",
     "graph",
+    "refresh",
+    "status",
+    "render",
     "check",
 ]
 

@@ -12,7 +12,6 @@ The Pulumi program and `image-factory render` both turn the result into manifest
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -25,6 +24,7 @@ from analyzer.discovery.reference import parse_reference
 from analyzer.kargo import conventions as cv
 from analyzer.kargo.names import dns_label, ref_slug, unique_names
 from analyzer.kargo.resources import (
+    KIND_ORDER,
     AnalysisRunArgument,
     AnalysisTemplate,
     AnalysisTemplateReference,
@@ -72,7 +72,6 @@ GATE_ARGS = (cv.GATE_ARG_WAREHOUSE, cv.GATE_ARG_REPOSITORY, cv.GATE_ARG_TAG, cv.
              cv.GATE_ARG_DELAY)
 VERIFY_ARGS = (cv.VERIFY_ARG_IMAGE, cv.VERIFY_ARG_REF, cv.VERIFY_ARG_BASE_DIGESTS)
 GITHUB_API = "https://api.github.com"
-_KIND_ORDER = {"Project": 0, "ProjectConfig": 1, "AnalysisTemplate": 2, "Warehouse": 3, "Stage": 4}
 
 
 class GraphError(ValueError):
@@ -145,8 +144,8 @@ def _expr_map(items: Mapping[str, str]) -> str:
 # --- Helpers ---------------------------------------------------------------------------------------
 
 def _relative_source(fleet: Fleet, image: EnrolledImage) -> str:
-    root_dir = str(Path(fleet.root).parent)
-    where = os.path.relpath(image.file, root_dir) if image.file else fleet.root
+    """`images.d/x.yaml:12`: the loader records files relative to the root file's folder."""
+    where = image.file or Path(fleet.root).name
     return f"{where}:{image.line}" if image.line else where
 
 
@@ -485,7 +484,7 @@ def build_project(fleet: Fleet, states: Mapping[str, ImageState] | Iterable[Imag
                   else _state_source(image.state.ref))
         objects.append(_rebuild_stage(settings, rebuild_names[image.name], image, requested, image_origins,
                                       source, expedite))
-    objects.sort(key=lambda o: (_KIND_ORDER[o.kind], o.name))
+    objects.sort(key=lambda o: (KIND_ORDER[o.kind], o.name))
 
     summary = {
         "project": settings.project,

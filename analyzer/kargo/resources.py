@@ -255,3 +255,6 @@ class AnalysisTemplate(KubeObject):
 
 
 KargoObject = Project | ProjectConfig | Warehouse | Stage | AnalysisTemplate
+
+KIND_ORDER = {"Project": 0, "ProjectConfig": 1, "AnalysisTemplate": 2, "Warehouse": 3, "Stage": 4}
+"""Apply order: the Project (namespace) first, Stages (which reference the rest) last."""

@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from analyzer.config.model import DnsLabel, Duration, SecretName
 from analyzer.errors import InputError, Problem
@@ -33,24 +33,30 @@ class Settings(BaseModel):
     project: DnsLabel = "image-factory"
     """Kargo Project name; also its namespace."""
     analyzer_image: Annotated[str, Field(min_length=1)] = Field(
-        "ghcr.io/image-factory/image-factory:0.1.0", alias="analyzerImage")
+        default="ghcr.io/image-factory/image-factory:0.1.0", alias="analyzerImage")
     warehouse_interval: Annotated[str, Field(pattern=GO_DURATION_PATTERN)] = Field(
-        "5m0s", alias="warehouseInterval")
-    service_account: DnsLabel = Field("image-factory-jobs", alias="serviceAccount")
+        default="5m0s", alias="warehouseInterval")
+    service_account: DnsLabel = Field(default="image-factory-jobs", alias="serviceAccount")
     job_secrets: list[SecretName] = Field(
         default_factory=lambda: ["image-factory-registry", "image-factory-state-repo"], alias="jobSecrets")
     """Secrets whose keys become the analysis jobs' environment (registry and state-repo credentials)."""
     trigger_token_key: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")] = Field(
-        "token", alias="triggerTokenKey")
+        default="token", alias="triggerTokenKey")
     """Key, inside each trigger Secret, of the token sent as `Authorization: Bearer …`."""
     trigger_timeout: Annotated[str, Field(pattern=GO_DURATION_PATTERN)] = Field(
-        "30m", alias="triggerTimeout")
-    job_backoff_limit: Annotated[int, Field(ge=0, le=10)] = Field(2, alias="jobBackoffLimit")
-    verify_deadline: Duration = Field(timedelta(hours=2), alias="verifyDeadline")
-    gate_deadline_margin: Duration = Field(timedelta(hours=1), alias="gateDeadlineMargin")
+        default="30m", alias="triggerTimeout")
+    job_backoff_limit: Annotated[int, Field(ge=0, le=10)] = Field(default=2, alias="jobBackoffLimit")
+    verify_deadline: Duration = Field(default=timedelta(hours=2), alias="verifyDeadline")
+    gate_deadline_margin: Duration = Field(default=timedelta(hours=1), alias="gateDeadlineMargin")
     job_resources: JobResources = Field(default_factory=JobResources, alias="jobResources")
-    render_yaml_to_directory: str | None = Field(None, alias="renderYamlToDirectory")
-    """Pulumi only: render manifests for Argo CD instead of applying them (GitOps mode)."""
+    render_yaml_to_directory: str | None = Field(default=None, alias="renderYamlToDirectory")
+    """Pulumi only: render manifests for Argo CD instead of applying them (GitOps mode); relative to infra/,
+    the program's working directory. Empty means apply to the cluster."""
+
+    @field_validator("render_yaml_to_directory")
+    @classmethod
+    def _empty_is_off(cls, value: str | None) -> str | None:
+        return value or None
 
 
 def settings_from_config(values: dict[str, Any], source: str = "stack config") -> Settings:
@@ -60,8 +66,12 @@ def settings_from_config(values: dict[str, Any], source: str = "stack config") -
         name = key.split(":", 1)[1] if key.startswith(f"{CONFIG_NAMESPACE}:") else key
         if ":" in name:
             continue  # another package's config (e.g. kubernetes:context)
-        if isinstance(value, str) and value[:1] in "[{":
-            value = json.loads(value)
+        if isinstance(value, str) and value.startswith(("[", "{")):
+            try:
+                value = json.loads(value)  # structured config arrives from Pulumi as a JSON string
+            except json.JSONDecodeError as exc:
+                raise InputError.single(source, f"not valid JSON: {exc.msg}",
+                                        field_name=f"{CONFIG_NAMESPACE}:{name}") from None
         data[name] = value
     try:
         return Settings.model_validate(data)
