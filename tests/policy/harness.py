@@ -34,14 +34,8 @@ class Diagnostic:
     level: str
     urn: str
     message: str
-
-    @property
-    def resource(self) -> str:
-        """`Kind/name` from the URN's type and name (`…::kubernetes:kargo.akuity.io/v1alpha1:Stage::x`)."""
-        if not self.urn:
-            return "stack"
-        type_part, name = self.urn.split("::")[-2:]
-        return f"{type_part.rsplit(':', 1)[-1]}/{name}"
+    resource: str
+    """`Kind/metadata.name` of the resource the diagnostic is about, or `stack`."""
 
 
 def reconcile(pack_config: Mapping[str, Any]) -> dict[str, tuple[EnforcementLevel, dict[str, Any]]]:
@@ -94,9 +88,13 @@ def _urn(typ: str, name: str) -> str:
     return f"urn:pulumi:prod::image-factory::{typ}::{name}"
 
 
-def _diagnostics(response: Any) -> list[Diagnostic]:
-    return [Diagnostic(d.policyName, _LEVEL_NAME[d.enforcementLevel], d.urn, d.message)
-            for d in response.diagnostics]
+def _diagnostics(response: Any, names: Mapping[str, str], default_urn: str = "") -> list[Diagnostic]:
+    found = []
+    for d in response.diagnostics:
+        urn = d.urn or default_urn  # resource policies report no URN: the analyzed resource is the one
+        found.append(Diagnostic(d.policyName, _LEVEL_NAME[d.enforcementLevel], urn, d.message,
+                                names.get(urn, "stack")))
+    return found
 
 
 def analyze(resources: Iterable[tuple[str, str, Mapping[str, Any]]],
@@ -104,17 +102,17 @@ def analyze(resources: Iterable[tuple[str, str, Mapping[str, Any]]],
     """Every diagnostic of the pack over (type token, Pulumi resource name, props) triples."""
     analyzer = servicer(pack_config)
     resources = list(resources)
+    names = {_urn(typ, name): f"{typ.rsplit(':', 1)[-1]}/{props.get('metadata', {}).get('name', name)}"
+             for typ, name, props in resources}
     found: list[Diagnostic] = []
     for typ, name, props in resources:
         response = analyzer.Analyze(proto.AnalyzeRequest(type=typ, name=name, urn=_urn(typ, name),
                                                          properties=_struct(props)), None)
-        # resource policies report no URN; the request's resource is the one
-        found += [Diagnostic(d.policy, d.level, d.urn or _urn(typ, name), d.message)
-                  for d in _diagnostics(response)]
+        found += _diagnostics(response, names, _urn(typ, name))
     stack = proto.AnalyzeStackRequest(resources=[
         proto.AnalyzerResource(type=typ, name=name, urn=_urn(typ, name), properties=_struct(props))
         for typ, name, props in resources])
-    return found + _diagnostics(analyzer.AnalyzeStack(stack, None))
+    return found + _diagnostics(analyzer.AnalyzeStack(stack, None), names)
 
 
 def from_manifests(manifests: Iterable[Mapping[str, Any]]) -> list[tuple[str, str, Mapping[str, Any]]]:
