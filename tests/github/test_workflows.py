@@ -78,7 +78,8 @@ def test_pull_request_runs_tests_check_sarif_and_preview_with_the_pack() -> None
     assert workflow[True]["pull_request"]["branches"] == ["main"]  # YAML 1.1 reads `on` as True
     all_steps = steps(workflow)
     runs = "\n".join(step.get("run", "") for step in all_steps)
-    assert "pip install -r requirements.txt -e ." in runs and "pytest" in runs
+    assert "bash tests/run.sh" in runs  # the README's test command: apt tools, venv, ruff, mypy, pytest
+    assert "npm ci --prefix tests/tools" in runs
     assert "image-factory check --policy-config policy/config.json --format sarif" in runs
     upload = next(s for s in all_steps if str(s.get("uses", "")).startswith("github/codeql-action/upload-sarif"))
     assert upload["with"]["sarif_file"] == "image-factory.sarif" and "always()" in upload["if"]
