@@ -153,3 +153,12 @@ def test_invalid_manifest_file_exits_2(tmp_path: Path) -> None:
     bad.write_text("just: a mapping\n")
     result = run("--manifests", str(bad))
     assert result.exit_code == 2 and "is not a Kubernetes manifest" in result.output
+
+
+def test_sarif_uris_are_relative_to_the_working_directory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(BAD_FLEET.parent.parent)  # tests/
+    result = run("--config", "fixtures/bad-fleet/images.yaml", "--state", "fixtures/bad-fleet/state",
+                 "--format", "sarif")
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            for r in json.loads(result.output)["runs"][0]["results"]}
+    assert uris == {"fixtures/bad-fleet/images.yaml"}
