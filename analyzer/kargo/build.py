@@ -109,7 +109,7 @@ class _Origin:
 class _Managed:
     name: str
     state: ImageState
-    enrolled: EnrolledImage | None
+    enrolled: EnrolledImage
     trigger: Trigger
     delay: timedelta
     auto_rebuild: bool
@@ -181,25 +181,15 @@ def _subscription(ref: str, state: WarehouseState | None,
     return ImageSubscription(**values)
 
 
-def _external_refs(fleet: Fleet, states: Mapping[str, ImageState], managed_refs: set[str]) -> set[str]:
-    refs = {ref for ref, state in states.items() if state.kind == "external"}
-    refs |= {image.ref.tracked for image in fleet.external()}
-    for state in states.values():
-        if state.kind == "managed" and state.managed is not None:
-            refs |= {b.tracked for b in state.managed.bases if b.kind == "external" and b.tracked}
-    return refs - managed_refs
-
-
-def _pinned(states: Mapping[str, ImageState]) -> list[dict[str, Any]]:
+def _pinned(images: Mapping[str, _Managed]) -> list[dict[str, Any]]:
     """Digest-only FROMs cannot move: nothing to render, but reported."""
     pinned = []
-    for state in states.values():
-        if state.kind != "managed" or state.managed is None:
-            continue
-        for base in state.managed.bases:
+    for image in images.values():
+        assert image.state.managed is not None
+        for base in image.state.managed.bases:
             if base.kind == "pinned":
-                pinned.append({"image": state.name or state.ref, "base": base.image,
-                               "dockerfile": base.dockerfile, "line": base.line})
+                pinned.append({"image": image.name, "base": base.image, "dockerfile": base.dockerfile,
+                               "line": base.line})
     return sorted(pinned, key=lambda p: (p["image"], p["dockerfile"], p["line"], p["base"]))
 
 
@@ -319,8 +309,7 @@ def _trigger_step(settings: Settings, image: _Managed, origins: list[_Origin]) -
 
 def _rebuild_stage(settings: Settings, name: str, image: _Managed, requested: list[RequestedFreight],
                    origins: list[_Origin], source: str, expedite: tuple[str, str] | None) -> Stage:
-    entry = image.enrolled.entry if image.enrolled is not None else None
-    hold = bool(entry and entry.hold)
+    hold = image.enrolled.entry.hold
     auto = image.auto_rebuild and not hold
     annotations = {cv.ANNOTATION_REF: image.state.ref, cv.ANNOTATION_SOURCE: source}
     if hold:
@@ -362,14 +351,13 @@ def _managed_images(fleet: Fleet, states: Mapping[str, ImageState]) -> dict[str,
         if state.kind != "managed" or state.managed is None:
             continue
         entry = enrolled.get(ref)
-        if entry is not None and not entry.managed:
-            continue  # images.yaml says external now: the state is stale, the Warehouse wins
-        name = state.name or (entry.name if entry is not None else ref_slug(ref))
-        trigger = entry.entry.trigger if entry is not None and entry.entry.trigger else state.managed.trigger
+        if entry is None or not entry.managed:
+            continue  # images.yaml wins: a state left behind by a removed or demoted image renders nothing
+        name = entry.name
+        trigger = entry.entry.trigger or state.managed.trigger
         images[name] = _Managed(
             name=name, state=state, enrolled=entry, trigger=trigger,
-            delay=entry.delay if entry is not None else parse_duration(state.managed.delay),
-            auto_rebuild=entry.auto_rebuild if entry is not None else state.managed.auto_rebuild,
+            delay=entry.delay, auto_rebuild=entry.auto_rebuild,
             direct={b.tracked for b in state.managed.bases if b.kind == "external" and b.tracked},
             parents=sorted(set(state.managed.parents)
                            | {b.parent for b in state.managed.bases if b.kind == "managed" and b.parent}),
@@ -416,7 +404,8 @@ def build_project(fleet: Fleet, states: Mapping[str, ImageState] | Iterable[Imag
     managed_refs = {image.state.ref for image in images.values()} | {i.ref.tracked for i in fleet.managed()}
     closures = _closures(images)
 
-    external = _external_refs(fleet, states, managed_refs)
+    # Followed: every enrolled external image (demoted ones included) and every base in a closure.
+    external = {image.ref.tracked for image in fleet.external()} - managed_refs
     for image in images.values():
         external |= closures[image.name]
     names = unique_names({ref: dns_label(ref_slug(ref), key=ref) for ref in external})
@@ -480,8 +469,7 @@ def build_project(fleet: Fleet, states: Mapping[str, ImageState] | Iterable[Imag
                    for ref, delay in soak_pairs}
     objects += [_soak_stage(settings, n, o, d) for n, (o, d) in sorted(soak_stages.items())]
     for image, requested, image_origins, expedite in plans:
-        source = (_relative_source(fleet, image.enrolled) if image.enrolled is not None
-                  else _state_source(image.state.ref))
+        source = _relative_source(fleet, image.enrolled)
         objects.append(_rebuild_stage(settings, rebuild_names[image.name], image, requested, image_origins,
                                       source, expedite))
     objects.sort(key=lambda o: (KIND_ORDER[o.kind], o.name))
@@ -493,12 +481,13 @@ def build_project(fleet: Fleet, states: Mapping[str, ImageState] | Iterable[Imag
         "rebuildStages": {image.name: rebuild_names[image.name] for image, *_ in plans},
         "edges": edges,
         "delays": {name: format_duration(images[name].delay) for name in sorted(images)},
-        "pinned": _pinned(states),
+        "pinned": _pinned(images),
+        "notAnalyzed": sorted(i.name for i in fleet.managed() if i.name not in images),
         "unbuildable": sorted(set(images) - {image.name for image, *_ in plans}),
         "counts": {
             "warehouses": len(origins), "soakStages": len(soak_stages), "rebuildStages": len(plans),
             "analysisTemplates": 2, "managedImages": len(images),
-            "pinnedBases": len(_pinned(states)), "objects": len(objects),
+            "pinnedBases": len(_pinned(images)), "objects": len(objects),
         },
     }
     return KargoProject(objects=objects, summary=summary)

@@ -39,9 +39,7 @@ def _inputs(mocks: EchoMocks, start: int) -> dict[tuple[str, str], dict[str, Any
 
 
 @pytest.fixture(scope="module")
-def built(
-    tmp_path_factory: pytest.TempPathFactory, pulumi_mocks: EchoMocks
-) -> tuple[program.Program, dict[Any, Any]]:
+def built(tmp_path_factory: pytest.TempPathFactory, pulumi_mocks: EchoMocks) -> tuple[program.Program, dict[Any, Any]]:
     state_dir = tmp_path_factory.mktemp("state")
     write_state_dir(state_dir, example_states())
     start = len(pulumi_mocks.created)
@@ -165,6 +163,7 @@ def test_stack_outputs(built: tuple[program.Program, dict[Any, Any]]) -> None:
         "delays",
         "pinned",
         "unbuildable",
+        "notAnalyzed",
         "counts",
     }
     assert outputs["warehouses"]["python-3-12-slim"] == "docker.io/library/python:3.12-slim"

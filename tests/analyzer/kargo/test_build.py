@@ -26,6 +26,7 @@ from tests.support.kargo_fleet import (
     plan,
 )
 from tests.support.kargo_schemas import all_problems, expressions_in
+from tests.support.states import external_state, managed_state
 
 
 @pytest.fixture(scope="module")
@@ -99,9 +100,7 @@ def test_pinned_base_renders_nothing_and_is_reported(project: KargoProject) -> N
     assert [p["base"].split("@")[0] for p in project.summary["pinned"]] == ["docker.io/library/golang:1.23"]
     assert not any("golang" in w.name for w in project.by_kind("Warehouse"))
     assert sources(project, "rebuild-edge-proxy") == {
-        "gcr-io-distroless-static-debian12-nonroot": {
-            "stages": ["soak-gcr-io-distroless-static-debian12-nonroot-168h"]
-        }
+        "gcr-io-distroless-static-debian12-nonroot": {"stages": ["soak-gcr-io-distroless-static-debian12-nonroot-168h"]}
     }
 
 
@@ -141,9 +140,7 @@ def test_soak_stage_is_regular_direct_and_gated(project: KargoProject) -> None:
 
 
 def test_rebuild_stages_mirror_the_dependency_graph(project: KargoProject) -> None:
-    assert sources(project, "rebuild-base-python") == {
-        "python-3-12-slim": {"stages": ["soak-python-3-12-slim-168h"]}
-    }
+    assert sources(project, "rebuild-base-python") == {"python-3-12-slim": {"stages": ["soak-python-3-12-slim-168h"]}}
     # the design's worked example: python directly and through base-python → rebuild once, after both
     assert sources(project, "rebuild-payments-api") == {
         "python-3-12-slim": {
@@ -166,9 +163,7 @@ def test_rebuild_stages_mirror_the_dependency_graph(project: KargoProject) -> No
 
 
 def test_exactly_one_rebuild_stage_per_managed_image_with_a_moving_base(project: KargoProject) -> None:
-    rebuilds = [
-        s for s in project.by_kind("Stage") if (s.metadata.labels or {})[cv.LABEL_ROLE] == cv.ROLE_REBUILD
-    ]
+    rebuilds = [s for s in project.by_kind("Stage") if (s.metadata.labels or {})[cv.LABEL_ROLE] == cv.ROLE_REBUILD]
     images = sorted((s.metadata.labels or {})[cv.LABEL_IMAGE] for s in rebuilds)
     assert images == sorted(set(images))
     assert set(images) == {i.name for i in example_fleet().managed()} - {"web-docs"}
@@ -180,10 +175,7 @@ def test_github_trigger_posts_workflow_dispatch_with_vetted_digests(project: Kar
     config = step.config or {}
     assert step.uses == "http" and step.retry is not None and step.retry.timeout == "30m"
     assert config["method"] == "POST"
-    assert (
-        config["url"]
-        == "https://api.github.com/repos/example/payments/actions/workflows/build-api.yml/dispatches"
-    )
+    assert config["url"] == "https://api.github.com/repos/example/payments/actions/workflows/build-api.yml/dispatches"
     headers = {h["name"]: h["value"] for h in config["headers"]}
     assert headers["Authorization"] == 'Bearer ${{ secret("github-actions-dispatch").token }}'
     body = config["body"]
@@ -275,9 +267,7 @@ def test_expedite_takes_freight_direct_with_annotations(tmp_path: Path) -> None:
     fleet = load_fleet(edit_config(tmp_path, change))
     project = build_project(fleet, plan(fleet), Settings())
     # python comes through base-python too: wait for the parent, skip only the soak
-    assert sources(project, "rebuild-payments-api") == {
-        "python-3-12-slim": {"stages": ["rebuild-base-python"]}
-    }
+    assert sources(project, "rebuild-payments-api") == {"python-3-12-slim": {"stages": ["rebuild-base-python"]}}
 
     def base_python(images: list[dict[str, Any]]) -> None:
         for image in images:
@@ -383,4 +373,27 @@ def test_settings_flow_into_resources() -> None:
     assert isinstance(warehouse, Warehouse) and warehouse.spec.interval == "10m"
     step = stage(project, "rebuild-base-python").spec.promotion_template.spec.steps[0]
     assert 'secret("github-actions-dispatch").pat' in str((step.config or {})["headers"])
+    assert all_problems(o.to_manifest() for o in project.objects) == []
+
+
+def test_images_yaml_wins_over_leftover_state() -> None:
+    """State files of removed images (kept until `analyze --prune`) render nothing."""
+    states = {
+        **example_states(),
+        "registry.example.com/gone/app:1": managed_state(
+            "gone", "registry.example.com/gone/app:1", ["docker.io/library/alpine:3.20"]
+        ),
+        "docker.io/library/debian:12": external_state("docker.io/library/debian:12"),
+    }
+    project = build_project(example_fleet(), states, Settings())
+    assert "gone" not in project.summary["rebuildStages"]
+    assert not {"alpine-3-20", "debian-12"} & set(project.summary["warehouses"])
+    assert project.summary == build_project(example_fleet(), example_states(), Settings()).summary
+
+
+def test_without_state_only_enrolled_externals_are_followed() -> None:
+    project = build_project(example_fleet(), {}, Settings())
+    assert project.summary["warehouses"] == {"nginx-1-27-alpine": NGINX, "redis-7": "docker.io/library/redis:7"}
+    assert project.summary["rebuildStages"] == {} and project.summary["soakStages"] == {}
+    assert project.summary["notAnalyzed"] == sorted(i.name for i in example_fleet().managed())
     assert all_problems(o.to_manifest() for o in project.objects) == []
