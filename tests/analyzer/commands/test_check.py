@@ -162,3 +162,13 @@ def test_sarif_uris_are_relative_to_the_working_directory(monkeypatch: pytest.Mo
     uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
             for r in json.loads(result.output)["runs"][0]["results"]}
     assert uris == {"fixtures/bad-fleet/images.yaml"}
+
+
+def test_checking_render_output_equals_checking_the_fleet(in_bad_fleet: None, tmp_path: Path) -> None:
+    """`render --out DIR` then `check --manifests DIR` (GitOps mode) finds what `check` finds."""
+    rendered = CliRunner().invoke(cli, ["render", "--out", str(tmp_path / "out")])
+    assert rendered.exit_code == 0, rendered.output
+    from_files = json.loads(run("--manifests", str(tmp_path / "out"), "--format", "json").output)
+    assert triples(from_files) == expected("fleet")
+    by_source = {v["resource"]: v["source"] for v in from_files["violations"]}
+    assert by_source["Warehouse/debian-12"] == "images.yaml:51"
