@@ -98,38 +98,46 @@ def load_located(file: Path) -> LocatedDocument:
     return LocatedDocument(file, data, lines)
 
 
-def dump_stable(data: Any) -> str:
-    """Diff-friendly YAML: sorted keys, block style, no aliases, unicode kept."""
+class _NoAliasDumper(_SafeDumper):  # type: ignore[valid-type,misc]
+    """libyaml's emitter when available (several times faster), never emitting aliases."""
 
-    class _NoAliasDumper(_SafeDumper):  # type: ignore[valid-type,misc]
-        def ignore_aliases(self, data: Any) -> bool:
-            return True
-
-    return yaml.dump(data, Dumper=_NoAliasDumper, sort_keys=True, default_flow_style=False,
-                     allow_unicode=True, width=120)
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
-def write_atomic_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` atomically: temp file in the same dir, fsync, rename."""
+def dump_stable(data: Any, sort_keys: bool = True, width: int = 120) -> str:
+    """Diff-friendly YAML: block style, no aliases, unicode kept; keys sorted unless order is meaningful."""
+    return yaml.dump(data, Dumper=_NoAliasDumper, sort_keys=sort_keys, default_flow_style=False,
+                     allow_unicode=True, width=width)
+
+
+def write_atomic_bytes(path: Path, data: bytes, durable: bool = True) -> None:
+    """Write `data` to `path` atomically: temp file in the same dir, fsync, rename.
+
+    Readers never see a torn file either way; `durable=False` skips the fsyncs for derived output
+    (rendered manifests) that can be regenerated after a power loss.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        if durable:
+            dir_fd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def write_atomic(path: Path, text: str) -> bool:
+def write_atomic(path: Path, text: str, durable: bool = True) -> bool:
     """Write `text` to `path` atomically (temp file in the same dir, fsync, rename).
 
     Returns False, writing nothing, when the file already has exactly this content, so that
@@ -140,5 +148,5 @@ def write_atomic(path: Path, text: str) -> bool:
             return False
     except FileNotFoundError:
         pass
-    write_atomic_bytes(path, text.encode("utf-8"))
+    write_atomic_bytes(path, text.encode("utf-8"), durable)
     return True

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.fleet import change_one, write_fleet  # noqa: E402
+from bench.kargo_fleet import write_render_fleet  # noqa: E402
 
 
 @dataclass
@@ -62,6 +63,19 @@ def scenario(name: str, argv: list[str], cwd: Path, runs: int,
                   max(s[1] for s in samples), max(s[2] for s in samples))
 
 
+def run_render_suite(workdir: Path, bases: int, managed: int, runs: int) -> list[Result]:
+    config = write_render_fleet(workdir / "render-fleet", bases, managed)
+    fleet = config.parent
+    label = f"{bases} base tags, {managed} managed"
+    render = [sys.executable, "-m", "analyzer", "render", "--config", str(config), "--state", "state",
+              "--out", "rendered"]
+    program = [sys.executable, str(ROOT / "bench" / "pulumi_program.py"), str(config), "state"]
+    return [
+        scenario(f"render ({label})", render, fleet, runs, lambda: shutil.rmtree(fleet / "rendered", True)),
+        scenario(f"Pulumi program under mocks ({label})", program, fleet, runs),
+    ]
+
+
 def run_suite(workdir: Path, repos: int, dockerfiles: int, runs: int) -> list[Result]:
     config = write_fleet(workdir / "fleet", repos, dockerfiles)
     fleet = config.parent
@@ -87,6 +101,8 @@ def main() -> None:
     parser.add_argument("--small", action="store_true", help="small sizes (CI)")
     parser.add_argument("--repos", type=int)
     parser.add_argument("--dockerfiles", type=int)
+    parser.add_argument("--bases", type=int, help="base tags for the render scenarios")
+    parser.add_argument("--managed", type=int, help="managed images for the render scenarios")
     parser.add_argument("--runs", type=int)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -95,14 +111,16 @@ def main() -> None:
     runs = args.runs or (1 if args.small else 3)
     with tempfile.TemporaryDirectory(prefix="image-factory-bench-") as tmp:
         results = run_suite(Path(tmp), repos, dockerfiles, runs)
+        results += run_render_suite(Path(tmp), args.bases or (100 if args.small else 2000),
+                                    args.managed or (250 if args.small else 5000), runs)
     if args.json:
         print(json.dumps({"cores": os.cpu_count(), "results": [asdict(r) for r in results]}, indent=2))
         return
     print(f"cores: {os.cpu_count()}")
-    print(f"| {'scenario':<52} | runs | median s | min s | max s | peak RSS MiB |")
-    print(f"|{'-' * 54}|------|----------|-------|-------|--------------|")
+    print(f"| {'scenario':<60} | runs | median s | min s | max s | peak RSS MiB |")
+    print(f"|{'-' * 62}|------|----------|-------|-------|--------------|")
     for r in results:
-        print(f"| {r.scenario:<52} | {r.runs:>4} | {r.median_s:>8.2f} | {r.min_s:>5.2f} | {r.max_s:>5.2f} "
+        print(f"| {r.scenario:<60} | {r.runs:>4} | {r.median_s:>8.2f} | {r.min_s:>5.2f} | {r.max_s:>5.2f} "
               f"| {r.peak_rss_mib:>12.0f} |")
     if any(r.exit_code not in (0, 1) for r in results):
         sys.exit("a scenario failed")
