@@ -424,4 +424,4 @@ def _bases(states: Mapping[str, ImageState], sim: _Simulation, at: datetime) -> 
 
 
 def _iso(t: datetime) -> str:
-    return t.isoformat().replace("+00:00", "Z")
+    return f"{t:%Y-%m-%d %H:%M}"
