@@ -103,8 +103,9 @@ def fleet_picture(states: Mapping[str, ImageState], plan: Plan) -> FleetPicture:
     return FleetPicture(nodes=tuple(nodes), edges=tuple(edges))
 
 
-def _dom_id(node_id: str) -> str:
-    return "node-" + re.sub(r"[^A-Za-z0-9_-]+", "-", node_id).strip("-")
+def dom_id(node_id: str) -> str:
+    """The SVG element id of a node: `node_` + letters and digits (Graphviz would entity-escape `-`)."""
+    return "node_" + re.sub(r"[^A-Za-z0-9]+", "_", node_id).strip("_")
 
 
 def short_ref(ref: str) -> str:
@@ -125,7 +126,7 @@ def to_dot(picture: FleetPicture, title: str = "Image Factory fleet", legend: bo
     # Graphviz node names are plain indexes: refs contain ':' which DOT reads as a port separator.
     names = {node.id: f"n{i}" for i, node in enumerate(picture.nodes)}
     for node in picture.nodes:
-        attrs = {"id": _dom_id(node.id), "tooltip": node.label.replace("\n", " — ")}
+        attrs = {"id": dom_id(node.id), "tooltip": node.label.replace("\n", " — ")}
         if node.kind == "managed":
             assert node.status is not None
             style = ["rounded", "filled"]
@@ -142,7 +143,7 @@ def to_dot(picture: FleetPicture, title: str = "Image Factory fleet", legend: bo
                          fillcolor="#f4f4f4", color="#777777", fontcolor="#333333")
         dot.node(names[node.id], label=node.label, **attrs)
     for edge in picture.edges:
-        attrs = {"id": f"edge-{_dom_id(edge.parent)}-{_dom_id(edge.child)}"[:200]}
+        attrs = {"id": f"edge_{dom_id(edge.parent)[5:]}__{dom_id(edge.child)[5:]}"}
         if edge.via != "from":
             attrs.update(style="dashed", label=VIA_LABEL[edge.via])
         if edge.internal:
