@@ -120,7 +120,7 @@ def to_dot(picture: FleetPicture, title: str = "Image Factory fleet", legend: bo
     """
     dot = graphviz.Digraph("fleet", comment=title)
     dot.attr(rankdir="LR", fontname=FONT, fontsize="11", labelloc="b", labeljust="l", label=LEGEND if legend else "",
-             nodesep="0.3", ranksep="0.6", tooltip=title, id="fleet-graph")
+             nodesep="0.3", ranksep="0.6", tooltip=title, id="fleet_graph")
     dot.attr("node", fontname=FONT, fontsize="11", margin="0.12,0.06")
     dot.attr("edge", fontname=FONT, fontsize="9", color="#555555", arrowsize="0.7")
     # Graphviz node names are plain indexes: refs contain ':' which DOT reads as a port separator.
