@@ -51,7 +51,8 @@ def test_report_renders_in_chromium(tmp_path: Path) -> None:
         shutil.copy(shot, Path(os.environ["REPORT_SCREENSHOT_DIR"]) / "report-test.png")
     with Image.open(shot) as image:
         assert image.size == (1366, 900)
-        counts = {"#%02x%02x%02x" % colour: n for n, colour in image.convert("RGB").getcolors(1 << 24) or []}
+        pixels = image.convert("RGB").getcolors(1 << 24) or []
+    counts = {"#{:02x}{:02x}{:02x}".format(*colour): n for n, colour in pixels}
     # Two eligible nodes and one failed node of the graph fill far more pixels than the table's badges.
     assert counts.get(FILL["eligible"], 0) > 8000, "the graph's eligible nodes were not painted"
     assert counts.get(FILL["failed"], 0) > 3000, "the graph's failed node was not painted"
