@@ -187,10 +187,12 @@ def graph_from_states(states: Mapping[str, ImageState]) -> DependencyGraph:
 
 
 def _history(states: Mapping[str, ImageState], ref: str) -> list[DigestRecord]:
+    """A base's digests, oldest to newest; "newest" = most recently current (last_seen), as the registry
+    refresher judges it, so a tag reverted to an older digest is followed back."""
     state = states.get(ref)
     records = state.digests.history if state is not None else []
     ordered: dict[str, DigestRecord] = {}
-    for record in sorted(records, key=lambda r: r.first_seen):
+    for record in sorted(records, key=lambda r: (r.last_seen, r.first_seen)):
         ordered.setdefault(record.digest, record)
     return list(ordered.values())
 

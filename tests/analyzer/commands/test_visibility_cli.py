@@ -12,7 +12,7 @@ from analyzer.cli import cli
 from analyzer.planning.timeline import ASSUMED_DIGEST
 from analyzer.state.store import save_states
 from tests.analyzer.visual.test_report import fleet
-from tests.support.states import PY, digest
+from tests.support.fleet_states import PY, digest
 
 AT = "2026-11-10T00:00:00Z"
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from analyzer.planning.timeline import ASSUMED_DIGEST, PlanningError, plan, plan_assuming_update
-from tests.support.states import DAY, HOUR, NODE, PY, T0, Fleet, digest
+from tests.support.fleet_states import DAY, HOUR, NODE, PY, T0, Fleet, digest
 
 
 def python_chain(api_delay: str = "168h") -> Fleet:
@@ -212,3 +212,13 @@ def test_summary_counts() -> None:
     summary = plan(fleet.states, T0 + 8 * DAY).summary()
     assert summary == {"managed": 5, "eligible": 0, "held": 0, "failed": 1, "blocked": 3, "up_to_date": 1,
                        "unknown": 0, "stale": 4, "bases": 2, "held_digests": 0, "predicted_rebuilds": 0}
+
+
+def test_a_tag_reverted_to_an_older_digest_is_followed_back() -> None:
+    fleet = Fleet().managed("base-python", PY).seen(PY, "d1", T0).seen(PY, "d2", T0 + 2 * DAY)
+    fleet.built("base-python", T0 + 9 * DAY, py="d2")
+    history = fleet.states[PY].digests.history
+    history[0] = history[0].model_copy(update={"last_seen": T0 + 10 * DAY})  # upstream went back to d1
+    image = plan(fleet.states, T0 + 10 * DAY).image("base-python")
+    assert image.newest_vetted == {PY: digest("d1")}
+    assert image.status == "eligible" and image.rebuilds[0].onto == {PY: digest("d1")}

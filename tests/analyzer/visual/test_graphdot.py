@@ -10,7 +10,7 @@ import pytest
 
 from analyzer.planning.timeline import plan
 from analyzer.visual.graphdot import fleet_picture, inline_svg, render_svg, to_dot, to_json, to_mermaid
-from tests.support.states import DAY, NODE, PY, T0, Fleet
+from tests.support.fleet_states import DAY, NODE, PY, T0, Fleet
 
 BUSYBOX = "docker.io/library/busybox:1.36"
 REDIS = "docker.io/library/redis:7"

@@ -7,8 +7,8 @@ from datetime import timedelta
 from analyzer.planning.timeline import plan, plan_assuming_update
 from analyzer.visual.graphdot import fleet_picture, render_svg, to_dot
 from analyzer.visual.report import human_span, recent_rebuilds, relative, render_report
+from tests.support.fleet_states import DAY, HOUR, NODE, PY, T0, Fleet, digest
 from tests.support.htmlpage import Page
-from tests.support.states import DAY, HOUR, NODE, PY, T0, Fleet, digest
 
 AT = T0 + 9 * DAY
 
