@@ -394,8 +394,10 @@ def _status(sim: _Simulation, graph: DependencyGraph, name: str, rebuilds: tuple
     if failed_ancestors and (not rebuilds or rebuilds[0].at > at):
         then = f"; next rebuild {_iso(rebuilds[0].at)}" if rebuilds else ""
         return "blocked", "waiting for failed " + ", ".join(failed_ancestors) + then
+    if not image.closure:
+        return "unknown", "no tracked base (unresolved or pinned by digest)"
     if not any(sim.histories.get(ref) for ref in image.closure):
-        return "unknown", "no digest seen yet for " + (", ".join(image.closure) or "any tracked base")
+        return "unknown", "no digest seen yet for " + ", ".join(image.closure)
     if rebuilds and rebuilds[0].at <= at:
         return "eligible", "rebuild due now onto " + ", ".join(rebuilds[0].changed)
     if rebuilds:

@@ -62,13 +62,19 @@ def short_digest(digest: str | None) -> str:
     return digest.split(":", 1)[-1][:12] if digest else "—"
 
 
+def short_ref(ref: str) -> str:
+    """`python:3.12-slim` for Docker Hub official images; other refs unchanged."""
+    return ref.removeprefix("docker.io/library/")
+
+
 def _managed_label(image: ImagePlan) -> str:
     lines = [image.name, f"{SYMBOL[image.status]} {image.status}"]
     if image.stale_since is not None:
         lines.append(f"⚠ stale since {image.stale_since:%Y-%m-%d}")
     elif image.next_rebuild is not None and image.status == "held":
         lines.append(f"rebuild {image.next_rebuild.at:%Y-%m-%d %H:%M}")
-    lines.append(f"delay {image.delay_text}")
+    if image.externals:
+        lines.append(f"delay {image.delay_text}")
     return "\n".join(lines)
 
 
@@ -78,9 +84,7 @@ def fleet_picture(states: Mapping[str, ImageState], plan: Plan) -> FleetPicture:
              for i in plan.images]
     for base in plan.bases:
         held = sum(len(g.held) for g in base.gates)
-        lines = [base.ref]
-        if base.current:
-            lines.append(f"current {short_digest(base.current)}")
+        lines = [short_ref(base.ref)]
         if held:
             lines.append(f"{held} digest(s) soaking")
         kind = "external" if base.dependents else "monitored"
@@ -108,11 +112,6 @@ def dom_id(node_id: str) -> str:
     return "node_" + re.sub(r"[^A-Za-z0-9]+", "_", node_id).strip("_")
 
 
-def short_ref(ref: str) -> str:
-    """`python:3.12-slim` for Docker Hub official images; other refs unchanged."""
-    return ref.removeprefix("docker.io/library/")
-
-
 def to_dot(picture: FleetPicture, title: str = "Image Factory fleet", legend: bool = True) -> graphviz.Digraph:
     """A Graphviz digraph, left to right (wide screens), ready for `.source` or `.pipe('svg')`.
 
@@ -121,12 +120,12 @@ def to_dot(picture: FleetPicture, title: str = "Image Factory fleet", legend: bo
     dot = graphviz.Digraph("fleet", comment=title)
     dot.attr(rankdir="LR", fontname=FONT, fontsize="11", labelloc="b", labeljust="l", label=LEGEND if legend else "",
              nodesep="0.3", ranksep="0.6", tooltip=title, id="fleet_graph")
-    dot.attr("node", fontname=FONT, fontsize="11", margin="0.12,0.06")
+    dot.attr("node", fontname=FONT, fontsize="12", margin="0.12,0.05")
     dot.attr("edge", fontname=FONT, fontsize="9", color="#555555", arrowsize="0.7")
     # Graphviz node names are plain indexes: refs contain ':' which DOT reads as a port separator.
     names = {node.id: f"n{i}" for i, node in enumerate(picture.nodes)}
     for node in picture.nodes:
-        attrs = {"id": dom_id(node.id), "tooltip": node.label.replace("\n", " — ")}
+        attrs = {"id": dom_id(node.id), "tooltip": node.id + " — " + node.label.replace("\n", " — ")}
         if node.kind == "managed":
             assert node.status is not None
             style = ["rounded", "filled"]
