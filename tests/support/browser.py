@@ -11,7 +11,7 @@ import pytest
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
-         "--disable-extensions", "--mute-audio"]
+         "--disable-extensions", "--mute-audio", "--virtual-time-budget=3000"]
 
 
 def chromium() -> str:
