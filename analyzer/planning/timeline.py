@@ -318,9 +318,28 @@ class _Simulation:
         return sorted(times)
 
 
+def known_at(states: Mapping[str, ImageState], at: datetime) -> dict[str, ImageState]:
+    """States as they were at `at`: digests first seen later and rebuilds recorded later are left out,
+    so planning as of a past time does not use what was learnt afterwards."""
+    out = {}
+    for ref, state in states.items():
+        history = [r.model_copy(update={"last_seen": min(r.last_seen, at)})
+                   for r in state.digests.history if r.first_seen <= at]
+        rebuilds = [r for r in state.rebuilds if r.at <= at]
+        if len(history) == len(state.digests.history) and len(rebuilds) == len(state.rebuilds) \
+                and all(r.last_seen <= at for r in state.digests.history):
+            out[ref] = state
+            continue
+        current = max(history, key=lambda r: (r.last_seen, r.first_seen)).digest if history else None
+        out[ref] = state.model_copy(update={"digests": DigestHistory(current=current, history=history),
+                                            "rebuilds": rebuilds})
+    return out
+
+
 def plan(states: Mapping[str, ImageState], at: datetime, graph: DependencyGraph | None = None) -> Plan:
     """The timeline from `at` on: every gate's held digests and every managed image's predicted rebuilds."""
     graph = graph or graph_from_states(states)
+    states = known_at(states, at)
     sim = _Simulation(states, graph)
     initial = {name: (dict(img.built_on), img.failed) for name, img in sim.images.items()}
     stale = _stale_since(sim, at)

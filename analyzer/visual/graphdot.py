@@ -117,15 +117,15 @@ def to_dot(picture: FleetPicture, title: str = "Image Factory fleet", legend: bo
 
     `legend=False` when the page around the picture explains the symbols already.
     """
-    dot = graphviz.Digraph("fleet", comment=title)
+    dot = graphviz.Digraph(title, comment=title)
     dot.attr(rankdir="LR", fontname=FONT, fontsize="11", labelloc="b", labeljust="l", label=LEGEND if legend else "",
              nodesep="0.3", ranksep="0.6", tooltip=title, id="fleet_graph")
     dot.attr("node", fontname=FONT, fontsize="12", margin="0.12,0.05")
     dot.attr("edge", fontname=FONT, fontsize="9", color="#555555", arrowsize="0.7")
-    # Graphviz node names are plain indexes: refs contain ':' which DOT reads as a port separator.
-    names = {node.id: f"n{i}" for i, node in enumerate(picture.nodes)}
+    # Node names become the SVG <title> people and screen readers see; DOT reads ':' as a port separator.
+    names = {node.id: node.id.replace(":", " tag ") for node in picture.nodes}
     for node in picture.nodes:
-        attrs = {"id": dom_id(node.id), "tooltip": node.id + " — " + node.label.replace("\n", " — ")}
+        attrs = {"id": dom_id(node.id), "tooltip": " — ".join([node.id, *node.label.split("\n")[1:]])}
         if node.kind == "managed":
             assert node.status is not None
             style = ["rounded", "filled"]

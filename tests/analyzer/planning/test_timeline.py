@@ -222,3 +222,16 @@ def test_a_tag_reverted_to_an_older_digest_is_followed_back() -> None:
     image = plan(fleet.states, T0 + 10 * DAY).image("base-python")
     assert image.newest_vetted == {PY: digest("d1")}
     assert image.status == "eligible" and image.rebuilds[0].onto == {PY: digest("d1")}
+
+
+def test_planning_as_of_a_past_time_ignores_what_came_later() -> None:
+    fleet = (Fleet().managed("base-python", PY).seen(PY, "d1", T0).seen(PY, "d2", T0 + 5 * DAY)
+             .built("base-python", T0 + 8 * DAY, py="d1"))
+    then = plan(fleet.states, T0 + 3 * DAY)
+    assert then.base(PY).seen == 1 and then.base(PY).current == digest("d1")
+    image = then.image("base-python")
+    assert image.last_built is None and image.status == "held"
+    assert [(r.at, r.onto[PY]) for r in image.rebuilds] == [(T0 + 7 * DAY, digest("d1"))]
+    now = plan(fleet.states, T0 + 10 * DAY)
+    assert now.image("base-python").last_built == T0 + 8 * DAY
+    assert now.image("base-python").rebuilds[0].at == T0 + 12 * DAY

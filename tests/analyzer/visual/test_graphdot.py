@@ -62,7 +62,7 @@ def test_status_and_staleness_are_in_the_labels() -> None:
 def node_attributes(source: str) -> dict[str, str]:
     """DOT node statements → their attribute text after the (multi-line) label, keyed by the `id` attribute."""
     out = {}
-    for attrs in re.findall(r'\tn\d+ \[label="(?:[^"\\]|\\.)*"([^\]]*)\]', source, flags=re.DOTALL):
+    for attrs in re.findall(r'\t(?:"[^"]*"|\S+) \[label="(?:[^"\\]|\\.)*"([^\]]*)\]', source, flags=re.DOTALL):
         out[re.search(r"id=(\w+)", attrs).group(1)] = attrs  # type: ignore[union-attr]
     return out
 
