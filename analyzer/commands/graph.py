@@ -43,6 +43,8 @@ def text_lines(graph: DependencyGraph, status: Plan | None = None) -> list[str]:
 def command(state_dir: Path, fmt: str, at: str | None, out: Path | None) -> None:
     """Print the dependency graph of managed images (run `analyze` first); stale images are marked."""
     states = load_states(state_dir)
+    if not states:
+        click.echo(f"warning: no state in {state_dir}: run `image-factory analyze` first", err=True)
     graph = graph_from_states(states)
     timeline = plan(states, resolve_at(at), graph)
     picture = fleet_picture(states, timeline)

@@ -68,6 +68,8 @@ def plan_lines(timeline: Plan) -> list[str]:
 def command(state_dir: Path, at: str | None, assume: str | None, as_json: bool) -> None:
     """Show when each held digest clears its gate and when, in which order, each image will rebuild."""
     states = load_states(state_dir)
+    if not states:
+        click.echo(f"warning: no state in {state_dir}: run `image-factory analyze` first", err=True)
     when = resolve_at(at)
     try:
         if assume is not None:

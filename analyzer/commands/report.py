@@ -23,6 +23,8 @@ from analyzer.visual.report import render_report
 def command(state_dir: Path, at: str | None, out: Path) -> None:
     """Write the fleet status page: graph picture, image table, timeline and recent rebuilds."""
     states = load_states(state_dir)
+    if not states:
+        click.echo(f"warning: no state in {state_dir}: run `image-factory analyze` first", err=True)
     timeline = plan(states, resolve_at(at))
     picture = fleet_picture(states, timeline)
     try:

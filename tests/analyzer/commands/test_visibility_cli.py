@@ -95,3 +95,11 @@ def test_report_writes_index_and_svg(state: Path, tmp_path: Path) -> None:
     html = (out / "index.html").read_text()
     assert 'data-image="payments-api"' in html and "<svg" in html
     assert (out / "graph.svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_empty_state_warns_but_works(tmp_path: Path) -> None:
+    for args in (["plan"], ["graph"], ["report", "--out", str(tmp_path / "r")]):
+        result = CliRunner().invoke(cli, [*args, "--state", str(tmp_path / "none")])
+        assert result.exit_code == 0, result.output
+        assert "warning: no state in" in result.output
+    assert "0</span> managed images" in (tmp_path / "r" / "index.html").read_text()
