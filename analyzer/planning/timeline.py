@@ -364,7 +364,7 @@ def plan(states: Mapping[str, ImageState], at: datetime, graph: DependencyGraph 
         rebuilds = tuple(by_image.get(name, []))
         succeeded = [r.at for r in state.rebuilds if r.outcome == "succeeded"]
         failures = [r.at for r in state.rebuilds if r.outcome == "failed"]
-        status, reason = _status(sim, graph, name, rebuilds, at, failed_names)
+        status, reason = _status(sim, graph, name, rebuilds, at, failed_names, built_on)
         images.append(ImagePlan(
             name=name, ref=state.ref, delay=image.delay, auto_rebuild=state.managed.auto_rebuild,
             parents=image.parents, externals=image.direct, closure=image.closure,
@@ -403,7 +403,8 @@ def _stale_since(sim: _Simulation, at: datetime) -> dict[str, datetime | None]:
 
 
 def _status(sim: _Simulation, graph: DependencyGraph, name: str, rebuilds: tuple[Rebuild, ...],
-            at: datetime, failed_names: set[str]) -> tuple[Status, str]:
+            at: datetime, failed_names: set[str], built_on: Mapping[str, str]) -> tuple[Status, str]:
+    """Status as of `at`; `built_on` is what the records say (before any predicted rebuild)."""
     image = sim.images[name]
     if name in failed_names:
         retry = f"; retry onto a newer digest at {_iso(rebuilds[0].at)}" if rebuilds else \
@@ -418,7 +419,8 @@ def _status(sim: _Simulation, graph: DependencyGraph, name: str, rebuilds: tuple
     if not any(sim.histories.get(ref) for ref in image.closure):
         return "unknown", "no digest seen yet for " + ", ".join(image.closure)
     if rebuilds and rebuilds[0].at <= at:
-        return "eligible", "rebuild due now onto " + ", ".join(rebuilds[0].changed)
+        first = "" if built_on else "no rebuild recorded yet; "
+        return "eligible", first + "rebuild due now onto " + ", ".join(rebuilds[0].changed)
     if rebuilds:
         return "held", f"next rebuild {_iso(rebuilds[0].at)} onto " + ", ".join(rebuilds[0].changed)
     return "up-to-date", "built on the newest vetted digests"

@@ -70,7 +70,7 @@ def test_tag_moving_three_times_within_the_delay_still_gets_aged_rebuilds() -> N
              .seen(PY, "d1", T0).seen(PY, "d2", T0 + 1 * DAY).seen(PY, "d3", T0 + 2 * DAY))
     result = plan(fleet.states, T0 + 7 * DAY + 12 * HOUR)
     image = result.image("base-python")
-    assert image.status == "eligible"
+    assert image.status == "eligible" and image.reason.startswith("no rebuild recorded yet; rebuild due now")
     assert image.newest_vetted == {PY: digest("d1")}
     assert [(r.at, r.onto[PY]) for r in image.rebuilds] == [
         (T0 + 7 * DAY + 12 * HOUR, digest("d1")), (T0 + 8 * DAY, digest("d2")), (T0 + 9 * DAY, digest("d3"))]

@@ -40,7 +40,7 @@ def test_image_table_has_a_row_per_image_with_status_in_words() -> None:
     table = doc.table("images-table")
     assert table.caption.startswith("Managed images")
     assert [c.text for c in table.header] == ["Image", "Bases", "Last built", "Built on", "Newest vetted digest",
-                                              "Age", "Status", "Next rebuild"]
+                                              "Build age", "Status", "Next rebuild"]
     assert all(c.tag == "th" and c.attrs.get("scope") == "col" for c in table.header)
     rows = {r.attrs["data-image"]: r for r in table.body}
     assert list(rows) == ["base-python", "web-frontend", "ml-runtime", "payments-api"]
