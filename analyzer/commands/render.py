@@ -48,6 +48,10 @@ def command(config: Path, state_dir: Path, stack_config: Path | None, out_dir: P
                f"{counts['soakStages']} soak stages, {counts['rebuildStages']} rebuild stages); "
                f"{len(result.written)} written, {len(result.unchanged)} unchanged, "
                f"{len(result.removed)} removed")
+    if project.summary["notAnalyzed"]:
+        click.echo(f"not analyzed yet (run `image-factory analyze`): {', '.join(project.summary['notAnalyzed'])}")
+    if project.summary["unbuildable"]:
+        click.echo(f"no movable base, no rebuild Stage: {', '.join(project.summary['unbuildable'])}")
     for pinned in project.summary["pinned"]:
         click.echo(f"pinned (not monitored): {pinned['image']}: {pinned['base']} "
                    f"({pinned['dockerfile']}:{pinned['line']})")

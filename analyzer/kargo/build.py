@@ -394,6 +394,47 @@ def _closures(images: Mapping[str, _Managed]) -> dict[str, set[str]]:
     return closure
 
 
+@dataclass(frozen=True)
+class _RebuildPlan:
+    image: _Managed
+    requested: list[RequestedFreight]
+    origins: list[_Origin]
+    soaks: set[tuple[str, str]]
+    """(ref, delay) soak Stages this image reads from."""
+    expedite: tuple[str, str] | None
+
+
+def _plan_rebuild(image: _Managed, closures: Mapping[str, set[str]], origins: Mapping[str, _Origin],
+                  rebuild_names: Mapping[str, str], enrolled: Mapping[str, EnrolledImage]) -> _RebuildPlan | None:
+    """One requestedFreight per origin in the image's closure: through the soak Stage at the image's delay
+    when it uses the base directly (or `direct` when expedited and no parent brings it), plus the rebuild
+    Stages of the parents that depend on the same origin."""
+    delay = format_duration(image.delay)
+    ordered = sorted(closures[image.name], key=lambda r: origins[r].name)
+    requested: list[RequestedFreight] = []
+    soaks: set[tuple[str, str]] = set()
+    used_expedite: tuple[str, str] | None = None
+    for ref in ordered:
+        origin = origins[ref]
+        via_parents = sorted(rebuild_names[p] for p in image.parents if ref in closures[p])
+        stages: list[str] = []
+        direct = False
+        if ref in image.direct:
+            expedite = _expedite(image.enrolled) or _expedite(enrolled.get(ref))
+            if expedite is None:
+                soaks.add((ref, delay))
+                stages.append(_soak_name(origin, delay))
+            elif not via_parents:
+                direct, used_expedite = True, expedite  # expedited: skip the soak
+        stages += via_parents
+        sources = FreightSources(direct=True) if direct else FreightSources(
+            stages=stages, availability_strategy="All" if len(stages) > 1 else None)
+        requested.append(RequestedFreight(origin=FreightOrigin(name=origin.name), sources=sources))
+    if not requested:
+        return None
+    return _RebuildPlan(image, requested, [origins[r] for r in ordered], soaks, used_expedite)
+
+
 def build_project(fleet: Fleet, states: Mapping[str, ImageState] | Iterable[ImageState],
                   settings: Settings) -> KargoProject:
     """Every Kargo object for this fleet, deterministic for the same inputs."""
@@ -419,35 +460,15 @@ def build_project(fleet: Fleet, states: Mapping[str, ImageState] | Iterable[Imag
 
     rebuild_names = unique_names({name: dns_label("rebuild", name, key=name) for name in images})
     soak_pairs: set[tuple[str, str]] = set()
-    plans: list[tuple[_Managed, list[RequestedFreight], list[_Origin], tuple[str, str] | None]] = []
+    plans: list[_RebuildPlan] = []
     edges: list[dict[str, str]] = []
     for name in sorted(images):
         image = images[name]
-        delay = format_duration(image.delay)
-        requested: list[RequestedFreight] = []
-        used_expedite: tuple[str, str] | None = None
-        for ref in sorted(closures[name], key=lambda r: origins[r].name):
-            origin = origins[ref]
-            via_parents = sorted(rebuild_names[p] for p in image.parents if ref in closures[p])
-            stages: list[str] = []
-            direct = False
-            if ref in image.direct:
-                expedite = _expedite(image.enrolled) or _expedite(enrolled.get(ref))
-                if expedite is None:
-                    soak_pairs.add((ref, delay))
-                    stages.append(_soak_name(origin, delay))
-                elif not via_parents:
-                    direct, used_expedite = True, expedite  # expedited: skip the soak
-            stages += via_parents
-            requested.append(RequestedFreight(
-                origin=FreightOrigin(name=origin.name),
-                sources=FreightSources(direct=True) if direct else FreightSources(
-                    stages=stages, availability_strategy="All" if len(stages) > 1 else None)))
-        if not requested:
-            continue  # no external base at all (e.g. only pinned or scratch): nothing can trigger it
-        plans.append((image, requested, [origins[r] for r in sorted(closures[name],
-                                                                    key=lambda r: origins[r].name)],
-                      used_expedite))
+        plan = _plan_rebuild(image, closures, origins, rebuild_names, enrolled)
+        if plan is None:
+            continue  # no external base at all (e.g. only pinned or unresolved): nothing can trigger it
+        plans.append(plan)
+        soak_pairs |= plan.soaks
         edges += [{"from": origins[r].name, "to": name, "kind": "base"} for r in sorted(image.direct)]
         edges += [{"from": p, "to": name, "kind": "parent"} for p in image.parents]
 
@@ -468,22 +489,20 @@ def build_project(fleet: Fleet, states: Mapping[str, ImageState] | Iterable[Imag
     soak_stages = {_soak_name(origins[ref], delay): (origins[ref], delay)
                    for ref, delay in soak_pairs}
     objects += [_soak_stage(settings, n, o, d) for n, (o, d) in sorted(soak_stages.items())]
-    for image, requested, image_origins, expedite in plans:
-        source = _relative_source(fleet, image.enrolled)
-        objects.append(_rebuild_stage(settings, rebuild_names[image.name], image, requested, image_origins,
-                                      source, expedite))
+    objects += [_rebuild_stage(settings, rebuild_names[p.image.name], p.image, p.requested, p.origins,
+                               _relative_source(fleet, p.image.enrolled), p.expedite) for p in plans]
     objects.sort(key=lambda o: (KIND_ORDER[o.kind], o.name))
 
     summary = {
         "project": settings.project,
         "warehouses": {o.name: o.ref for o in sorted(origins.values(), key=lambda o: o.name)},
         "soakStages": {n: {"warehouse": o.name, "delay": d} for n, (o, d) in sorted(soak_stages.items())},
-        "rebuildStages": {image.name: rebuild_names[image.name] for image, *_ in plans},
+        "rebuildStages": {p.image.name: rebuild_names[p.image.name] for p in plans},
         "edges": edges,
         "delays": {name: format_duration(images[name].delay) for name in sorted(images)},
         "pinned": _pinned(images),
         "notAnalyzed": sorted(i.name for i in fleet.managed() if i.name not in images),
-        "unbuildable": sorted(set(images) - {image.name for image, *_ in plans}),
+        "unbuildable": sorted(set(images) - {p.image.name for p in plans}),
         "counts": {
             "warehouses": len(origins), "soakStages": len(soak_stages), "rebuildStages": len(plans),
             "analysisTemplates": 2, "managedImages": len(images),

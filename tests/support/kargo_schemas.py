@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -21,7 +22,12 @@ import jsonschema
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMAS = ROOT.parent / "shared" / "schemas" / "kargo"
+SHARED = Path(os.environ.get("IMAGE_FACTORY_SHARED", ROOT.parent / "shared"))
+"""The read-only reference folder next to the project (`../shared`); IMAGE_FACTORY_SHARED overrides it."""
+SCHEMAS = SHARED / "schemas" / "kargo"
+assert SCHEMAS.is_dir(), (
+    f"Kargo schemas not found at {SCHEMAS}: put shared/ next to the project or set IMAGE_FACTORY_SHARED"
+)
 CRD_FILES = {
     ("kargo.akuity.io/v1alpha1", "Project"): "kargo.akuity.io_projects.yaml",
     ("kargo.akuity.io/v1alpha1", "ProjectConfig"): "kargo.akuity.io_projectconfigs.yaml",
@@ -46,11 +52,7 @@ def strict_structural(schema: Any) -> Any:
         return [strict_structural(item) for item in schema]
     if not isinstance(schema, dict):
         return schema
-    out = {
-        k: strict_structural(v)
-        for k, v in schema.items()
-        if not k.startswith("x-kubernetes-") and k != "nullable"
-    }
+    out = {k: strict_structural(v) for k, v in schema.items() if not k.startswith("x-kubernetes-") and k != "nullable"}
     if (
         schema.get("type") == "object"
         and "properties" in schema
@@ -147,9 +149,7 @@ def subscription_problems(manifest: dict[str, Any]) -> list[str]:
             problems.append(f"{_where(manifest)}: subscriptions[{i}]: Digest needs constraint (the tag)")
         for dead in ("allowTags", "ignoreTags"):
             if dead in image:
-                problems.append(
-                    f"{_where(manifest)}: subscriptions[{i}]: {dead} breaks discovery since v1.11"
-                )
+                problems.append(f"{_where(manifest)}: subscriptions[{i}]: {dead} breaks discovery since v1.11")
         repos.append(_normalized_repo(image.get("repoURL", "")))
     problems += [
         f"{_where(manifest)}: repoURL {repo} appears {n} times (one per Warehouse)"
@@ -193,9 +193,7 @@ def stage_webhook_problems(manifest: dict[str, Any]) -> list[str]:
     requested = manifest["spec"].get("requestedFreight", [])
     origins = Counter((r["origin"].get("kind"), r["origin"]["name"]) for r in requested)
     problems += [
-        f"{_where(manifest)}: freight with origin {o} requested {n} times"
-        for o, n in origins.items()
-        if n > 1
+        f"{_where(manifest)}: freight with origin {o} requested {n} times" for o, n in origins.items() if n > 1
     ]
     for r in requested:
         sources = r.get("sources", {})
@@ -238,14 +236,12 @@ def reference_problems(manifests: Iterable[dict[str, Any]]) -> list[str]:
                 declared = {a["name"] for a in template["spec"].get("args", [])}
                 if passed - declared:
                     problems.append(
-                        f"Stage/{name}: args {sorted(passed - declared)} not declared in "
-                        f"AnalysisTemplate/{ref['name']}"
+                        f"Stage/{name}: args {sorted(passed - declared)} not declared in AnalysisTemplate/{ref['name']}"
                     )
                 required = {a["name"] for a in template["spec"].get("args", []) if "value" not in a}
                 if required - passed:
                     problems.append(
-                        f"Stage/{name}: AnalysisTemplate/{ref['name']} args "
-                        f"{sorted(required - passed)} not passed"
+                        f"Stage/{name}: AnalysisTemplate/{ref['name']} args {sorted(required - passed)} not passed"
                     )
     return problems
 

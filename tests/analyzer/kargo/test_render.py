@@ -128,3 +128,11 @@ def test_python_dash_m_analyzer_render_entry_point(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert len(list((tmp_path / "out").glob("*.yaml"))) == 22
+
+
+def test_render_before_analyze_says_what_is_missing(tmp_path: Path) -> None:
+    copy_config(tmp_path)
+    code, output = _render(tmp_path, "--out", str(tmp_path / "out"))
+    assert code == 0, output
+    assert "6 resources (2 warehouses, 0 soak stages, 0 rebuild stages)" in output
+    assert "not analyzed yet (run `image-factory analyze`): base-node, base-python," in output
