@@ -24,6 +24,8 @@ COMMANDS = [
     "graph",
     "refresh",
     "status",
+    "plan",
+    "report",
     "render",
     "check",
 ]

@@ -1,48 +1,69 @@
-"""`image-factory graph`: the fleet's dependency graph, read from state/."""
+"""`image-factory graph`: the fleet's dependency graph, read from state/, as text, JSON, DOT, SVG or Mermaid."""
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
+import graphviz
 
 from analyzer.commands.analyze import STATE_OPTION
-from analyzer.graph import DependencyGraph, build_graph
-from analyzer.state.model import ImageState
+from analyzer.commands.timeopt import AT_OPTION, resolve_at
+from analyzer.graph import DependencyGraph
+from analyzer.planning.timeline import Plan, graph_from_states, plan
 from analyzer.state.store import load_states
+from analyzer.visual.graphdot import fleet_picture, render_svg, to_dot, to_json, to_mermaid
+
+__all__ = ["command", "graph_from_states", "text_lines"]
+FORMATS = ["text", "json", "dot", "svg", "mermaid"]
 
 
-def graph_from_states(states: dict[str, ImageState]) -> DependencyGraph:
-    """Rebuild the dependency graph from managed images' recorded bases."""
-    return build_graph({
-        state.name: [(b.parent or b.tracked or "", b.kind == "managed")
-                     for b in state.managed.bases if b.kind != "pinned"]
-        for state in states.values() if state.managed is not None and state.name
-    })
-
-
-def text_lines(graph: DependencyGraph) -> list[str]:
-    """One line per managed image, parents before children: `child <- parent (kind), …`."""
+def text_lines(graph: DependencyGraph, status: Plan | None = None) -> list[str]:
+    """One line per managed image, parents before children: `child <- parent (kind), …  [status]`."""
     lines = []
     for name in graph.topological_order():
         parents = [f"{p} (managed)" for p in graph.parents.get(name, ())]
         parents += [f"{e} (external)" for e in graph.externals.get(name, ())]
-        lines.append(f"{name} <- {', '.join(parents) if parents else '(no tracked base)'}")
+        line = f"{name} <- {', '.join(parents) if parents else '(no tracked base)'}"
+        if status is not None:
+            image = status.image(name)
+            line += f"  [{image.status}{', STALE' if image.stale else ''}]"
+        lines.append(line)
     return lines
 
 
 @click.command("graph")
 @STATE_OPTION
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def command(state_dir: Path, fmt: str) -> None:
-    """Print the dependency graph of managed images (run `analyze` first)."""
-    graph = graph_from_states(load_states(state_dir))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@AT_OPTION
+@click.option("--out", "out", type=click.Path(path_type=Path), default=None,
+              help="Write to this file instead of standard output.")
+def command(state_dir: Path, fmt: str, at: str | None, out: Path | None) -> None:
+    """Print the dependency graph of managed images (run `analyze` first); stale images are marked."""
+    states = load_states(state_dir)
+    if not states:
+        click.echo(f"warning: no state in {state_dir}: run `image-factory analyze` first", err=True)
+    graph = graph_from_states(states)
+    timeline = plan(states, resolve_at(at), graph)
+    picture = fleet_picture(states, timeline)
     if fmt == "json":
-        click.echo(json.dumps({
-            "order": graph.topological_order(),
-            "edges": [{"child": e.child, "parent": e.parent, "internal": e.internal} for e in graph.edges()],
-        }, indent=2))
+        text = json.dumps({"order": graph.topological_order(), **to_json(picture)}, indent=2) + "\n"
+    elif fmt == "dot":
+        text = to_dot(picture).source
+    elif fmt == "svg":
+        try:
+            text = render_svg(to_dot(picture))
+        except graphviz.ExecutableNotFound:
+            click.echo("error: `dot` not found: install Graphviz (Debian package `graphviz`)", err=True)
+            sys.exit(2)
+    elif fmt == "mermaid":
+        text = to_mermaid(picture)
     else:
-        for line in text_lines(graph):
-            click.echo(line)
+        text = "".join(f"{line}\n" for line in text_lines(graph, timeline))
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")

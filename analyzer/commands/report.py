@@ -1,0 +1,40 @@
+"""`image-factory report --out DIR`: a static HTML status page (index.html + graph.svg), no server needed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import graphviz
+
+from analyzer.commands.analyze import STATE_OPTION
+from analyzer.commands.timeopt import AT_OPTION, resolve_at
+from analyzer.planning.timeline import plan
+from analyzer.state.store import load_states
+from analyzer.visual.graphdot import fleet_picture, render_svg, to_dot
+from analyzer.visual.report import render_report
+
+
+@click.command("report")
+@STATE_OPTION
+@AT_OPTION
+@click.option("--out", "out", type=click.Path(path_type=Path), default=Path("report"), show_default=True,
+              help="Directory for index.html and graph.svg.")
+def command(state_dir: Path, at: str | None, out: Path) -> None:
+    """Write the fleet status page: graph picture, image table, timeline and recent rebuilds."""
+    states = load_states(state_dir)
+    if not states:
+        click.echo(f"warning: no state in {state_dir}: run `image-factory analyze` first", err=True)
+    timeline = plan(states, resolve_at(at))
+    picture = fleet_picture(states, timeline)
+    try:
+        svg: str | None = render_svg(to_dot(picture, legend=False))
+    except graphviz.ExecutableNotFound:
+        click.echo("warning: `dot` not found (Debian package `graphviz`): report without the graph picture",
+                   err=True)
+        svg = None
+    out.mkdir(parents=True, exist_ok=True)
+    if svg is not None:
+        (out / "graph.svg").write_text(render_svg(to_dot(picture)), encoding="utf-8")
+    (out / "index.html").write_text(render_report(states, timeline, svg), encoding="utf-8")
+    click.echo(f"wrote {out / 'index.html'}")
