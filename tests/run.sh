@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-# Real parts the tests use: a registry server, skopeo, git, graphviz.
-APT_PACKAGES=(git docker-registry skopeo apache2-utils graphviz openssl)
+# Real parts the tests use: a registry server, skopeo, git, graphviz (dot), a headless browser.
+APT_PACKAGES=(git docker-registry graphviz chromium)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
