@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-# Real parts the tests use: a registry server, skopeo, git, graphviz (dot), a headless browser.
+# Real parts the tests use: a registry server, git, graphviz (dot), a headless browser (chromium).
 APT_PACKAGES=(git docker-registry graphviz chromium)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

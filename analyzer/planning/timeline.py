@@ -23,6 +23,7 @@ from typing import Literal
 
 from analyzer.config.durations import format_duration, parse_duration
 from analyzer.graph import DependencyGraph, build_graph
+from analyzer.registry.eligibility import eligible_digest
 from analyzer.state.model import DigestHistory, DigestRecord, ImageState
 
 Status = Literal["up-to-date", "eligible", "held", "failed", "blocked", "unknown"]
@@ -384,9 +385,9 @@ def plan_assuming_update(states: Mapping[str, ImageState], base: str, at: dateti
 
 
 def _eligible(history: list[DigestRecord], delay: timedelta, at: datetime) -> str | None:
-    """The newest digest known for at least `delay` at `at`."""
-    cleared = [r for r in history if r.first_seen + delay <= at]
-    return cleared[-1].digest if cleared else None
+    """The newest digest known for at least `delay` at `at` (the rule `status` applies too)."""
+    record = eligible_digest(DigestHistory(history=history), at, delay)
+    return record.digest if record else None
 
 
 def _stale_since(sim: _Simulation, at: datetime) -> dict[str, datetime | None]:
