@@ -22,6 +22,7 @@ COMMANDS = [
     "discover",
     "ref",
     "graph",
+    "record",
 ]
 
 
