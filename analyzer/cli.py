@@ -23,6 +23,7 @@ COMMANDS = [
     "ref",
     "graph",
     "record",
+    "expedite",
 ]
 
 
