@@ -23,7 +23,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.util import load_yaml_guess_indent
 
-from analyzer.config.model import Fleet, ImagesFile
+from analyzer.config.model import EnrolledImage, Fleet, ImagesFile
 from analyzer.discovery.reference import InvalidReference, parse_reference
 from analyzer.errors import InputError
 from analyzer.state.model import ImageState
@@ -53,9 +53,8 @@ def find_target(fleet: Fleet, states: Mapping[str, ImageState], base: str) -> Ex
     """Resolve BASE (enrolled name or image reference) to the entry the override is written on."""
     root = Path(fleet.root)
     by_name = fleet.by_name()
-    if base in by_name:
-        enrolled = by_name[base]
-    else:
+    enrolled: EnrolledImage | None = by_name.get(base)
+    if enrolled is None:
         try:
             ref = parse_reference(base).tracked
         except InvalidReference as exc:
