@@ -20,32 +20,42 @@ MAX_ALIASES = 100
 Path_ = tuple[str | int, ...]
 
 
-class _BoundedLoader(yaml.SafeLoader):
-    """SafeLoader (no arbitrary objects) that refuses documents with too many aliases."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self.alias_count = 0
-
-    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
-        if self.check_event(yaml.AliasEvent):
-            self.alias_count += 1
-            if self.alias_count > MAX_ALIASES:
-                raise yaml.YAMLError(f"more than {MAX_ALIASES} aliases")
-        return super().compose_node(parent, index)
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SafeDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
-def _positions(node: yaml.Node, path: Path_, out: dict[Path_, int]) -> None:
-    out[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
-            out[(*path, key)] = key_node.start_mark.line + 1
-            _positions(value_node, (*path, key), out)
-            out[(*path, key)] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _positions(item, (*path, i), out)
+class TooManyAliases(yaml.YAMLError):
+    pass
+
+
+def _positions(root: yaml.Node) -> dict[Path_, int]:
+    """Line of every value, walking the node graph once.
+
+    An alias is a second reference to an already-seen node; it is not descended into, so a
+    "billion laughs" document costs one visit per alias, and more than MAX_ALIASES is refused
+    before anything is constructed.
+    """
+    out: dict[Path_, int] = {}
+    seen: set[int] = set()
+    aliases = 0
+    stack: list[tuple[yaml.Node, Path_]] = [(root, ())]
+    while stack:
+        node, path = stack.pop()
+        out.setdefault(path, node.start_mark.line + 1)
+        if id(node) in seen:
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                raise TooManyAliases(f"more than {MAX_ALIASES} aliases (line {node.start_mark.line + 1})")
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
+                out[(*path, key)] = key_node.start_mark.line + 1
+                stack.append((value_node, (*path, key)))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, (*path, i)) for i, item in enumerate(node.value))
+    return out
 
 
 class LocatedDocument:
@@ -73,9 +83,10 @@ def load_located(file: Path) -> LocatedDocument:
         raise InputError.single(file, f"cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
         raise InputError.single(file, f"not UTF-8 text: {exc.reason}") from None
-    loader = _BoundedLoader(text)
+    loader = _SafeLoader(text)
     try:
         node = loader.get_single_node()
+        lines = _positions(node) if node is not None else {}
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
@@ -84,16 +95,13 @@ def load_located(file: Path) -> LocatedDocument:
         raise InputError.single(file, f"invalid YAML: {exc}") from None
     finally:
         loader.dispose()
-    lines: dict[Path_, int] = {}
-    if node is not None:
-        _positions(node, (), lines)
     return LocatedDocument(file, data, lines)
 
 
 def dump_stable(data: Any) -> str:
     """Diff-friendly YAML: sorted keys, block style, no aliases, unicode kept."""
 
-    class _NoAliasDumper(yaml.SafeDumper):
+    class _NoAliasDumper(_SafeDumper):  # type: ignore[valid-type,misc]
         def ignore_aliases(self, data: Any) -> bool:
             return True
 

@@ -21,22 +21,23 @@ STATE_OPTION = click.option("--state", "state_dir", type=click.Path(path_type=Pa
 
 
 def _print_summary(result: AnalyzeResult, console: Console) -> None:
-    summary = result.summary()
+    summary = result.summary
     console.print(f"images: {summary['managed']} managed, {summary['external']} external/base; "
                   f"bases: {summary['bases']}; edges: {summary['edges']} ({summary['internal_edges']} internal); "
-                  f"unresolved: {len(summary['unresolved'])}; "  # type: ignore[arg-type]
-                  f"errors: {len(summary['errors'])}", highlight=False)  # type: ignore[arg-type]
+                  f"unresolved: {len(summary['unresolved'])}; "
+                  f"errors: {len(summary['errors'])}", highlight=False)
     for key in ("unresolved", "invalid"):
-        for line in summary[key]:  # type: ignore[attr-defined]
+        for line in summary[key]:
             console.print(f"  {key}: {line}", highlight=False, markup=False)
-    for pinned in summary["pinned"]:  # type: ignore[attr-defined]
+    for pinned in summary["pinned"]:
         console.print(f"  pinned (not tracked): {pinned}", highlight=False, markup=False)
-    for name, reason in summary["errors"].items():  # type: ignore[attr-defined]
+    for name, reason in summary["errors"].items():
         console.print(f"  error: {name}: {reason} (previous state kept)", highlight=False, markup=False)
-    for orphan in summary["orphans"]:  # type: ignore[attr-defined]
+    for orphan in summary["orphans"]:
         verb = "removed" if result.pruned else "orphan (use --prune to remove)"
         console.print(f"  {verb}: {orphan}", highlight=False, markup=False)
-    console.print(f"state files changed: {len(result.changed)}", highlight=False)
+    note = " (nothing moved since the last run)" if result.unchanged_inputs else ""
+    console.print(f"state files changed: {len(result.changed)}{note}", highlight=False)
 
 
 @click.command("analyze")
@@ -70,7 +71,9 @@ def command(config: Path, state_dir: Path, cache_dir: Path | None, prune: bool, 
 
         result = run_analyze(config, state_dir, cache, prune, None if as_json else line)
     if as_json:
-        click.echo(json.dumps(result.summary(), indent=2, sort_keys=True))
+        click.echo(json.dumps({**result.summary, "changed_files": [p.name for p in result.changed],
+                               "pruned": [p.name for p in result.pruned],
+                               "unchanged_inputs": result.unchanged_inputs}, indent=2, sort_keys=True))
     else:
         _print_summary(result, Console(highlight=False))
     sys.exit(1 if result.partial else 0)

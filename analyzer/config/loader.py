@@ -106,4 +106,4 @@ def load_fleet(path: str | Path) -> Fleet:
             ))
     if problems:
         raise InputError(problems)
-    return Fleet(root=str(root), defaults=defaults, images=images)
+    return Fleet(root=str(root), files=[str(doc.file) for doc, _ in parsed], defaults=defaults, images=images)

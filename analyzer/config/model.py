@@ -6,6 +6,7 @@ Adding or removing `source` is how an image moves between the two, and state fol
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 from datetime import date, timedelta
@@ -27,6 +28,7 @@ from analyzer.discovery.reference import ImageRef, InvalidReference, parse_refer
 from analyzer.regex import re2_error
 
 DEFAULT_DELAY = timedelta(days=7)
+_cached_reference = functools.lru_cache(maxsize=65536)(parse_reference)
 SelectionStrategy = Literal["Digest", "SemVer", "Lexical", "NewestBuild"]
 
 _DNS_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -252,7 +254,7 @@ class ImageEntry(StrictModel):
 
     @property
     def ref(self) -> ImageRef:
-        return parse_reference(self.image)
+        return _cached_reference(self.image)
 
     @property
     def managed(self) -> bool:
@@ -298,6 +300,8 @@ class Fleet(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     root: str
+    files: list[str]
+    """Every enrollment file read (root first), for fingerprinting."""
     defaults: Defaults
     images: list[EnrolledImage]
 

@@ -16,6 +16,7 @@ OFFICIAL_REPO_PREFIX = "library/"
 DEFAULT_TAG = "latest"
 NAME_TOTAL_LENGTH_MAX = 255
 
+# The grammar of distribution/reference (regexp.go); every class is ASCII-only, as in Go.
 _ALNUM = r"[a-z0-9]+"
 _SEPARATOR = r"(?:[_.]|__|[-]+)"
 _PATH_COMPONENT = rf"{_ALNUM}(?:{_SEPARATOR}{_ALNUM})*"
@@ -24,15 +25,16 @@ _DOMAIN_NAME = rf"{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*"
 _IPV6 = r"\[(?:[a-fA-F0-9:]+)\]"
 _HOST = rf"(?:{_DOMAIN_NAME}|{_IPV6})"
 _DOMAIN = rf"{_HOST}(?::[0-9]+)?"
-_TAG = r"[\w][\w.-]{0,127}"
+_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
 _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
-_NAME = rf"(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
 
-_REFERENCE_RE = re.compile(rf"^({_NAME})(?::({_TAG}))?(?:@({_DIGEST}))?$")
-_ANCHORED_DOMAIN_RE = re.compile(rf"^{_DOMAIN}$")
-_ANCHORED_PATH_RE = re.compile(rf"^{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*$")
-_HEX64_RE = re.compile(r"^[a-f0-9]{64}$")
-_SHA256_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
+_ANCHORED_DOMAIN_RE = re.compile(rf"^{_DOMAIN}\Z")
+_ANCHORED_PATH_RE = re.compile(rf"^{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*\Z")
+_ANCHORED_TAG_RE = re.compile(rf"^{_TAG}\Z")
+_ANCHORED_DIGEST_RE = re.compile(rf"^{_DIGEST}\Z")
+_HEX64_RE = re.compile(r"^[a-f0-9]{64}\Z")
+_DIGEST_HEX_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
+"""Algorithms go-digest validates (others are "unsupported digest algorithm"), with their hex lengths."""
 
 
 class InvalidReference(ValueError):
@@ -81,10 +83,12 @@ class ImageRef:
 def _split_domain(name: str) -> tuple[str, str]:
     """distribution's splitDockerDomain: decide whether the first path component is a registry host."""
     first, sep, rest = name.partition("/")
-    if not sep or (not any(c in first for c in ".:") and first != "localhost" and first.lower() == first):
+    if not sep:
         domain, remainder = DEFAULT_DOMAIN, name
-    else:
+    elif first == "localhost" or any(c in first for c in ".:") or first.lower() != first:
         domain, remainder = first, rest
+    else:
+        domain, remainder = DEFAULT_DOMAIN, name
     if domain == LEGACY_DEFAULT_DOMAIN:
         domain = DEFAULT_DOMAIN
     if domain == DEFAULT_DOMAIN and "/" not in remainder:
@@ -95,37 +99,49 @@ def _split_domain(name: str) -> tuple[str, str]:
 def parse_reference(text: str) -> ImageRef:
     """Parse and normalize `text` like distribution's ParseNormalizedNamed + TagNameOnly."""
     if not text:
-        raise InvalidReference("empty reference")
+        raise InvalidReference("repository name must have at least one component")
     if text != text.strip():
-        raise InvalidReference("reference has surrounding whitespace")
+        raise InvalidReference("invalid reference format: surrounding whitespace")
     if _HEX64_RE.match(text):
-        raise InvalidReference("cannot specify 64-byte hexadecimal strings as a repository name")
+        raise InvalidReference("invalid repository name, cannot specify 64-byte hexadecimal strings")
     name_part, at, digest = text.partition("@")
     tag: str | None = None
     # A ':' after the last '/' separates the tag (a ':' before it belongs to a registry port).
     colon = name_part.rfind(":")
     if colon > name_part.rfind("/"):
         name_part, tag = name_part[:colon], name_part[colon + 1 :]
+    if not name_part:
+        raise InvalidReference("repository name must have at least one component")
     domain, remainder = _split_domain(name_part)
     if remainder.lower() != remainder:
-        raise InvalidReference("repository name must be lowercase")
+        raise InvalidReference(f"invalid reference format: repository name ({remainder}) must be lowercase")
     if not _ANCHORED_DOMAIN_RE.match(domain):
-        raise InvalidReference(f"invalid registry host {domain!r}")
+        raise InvalidReference(f"invalid reference format: invalid registry host {domain!r}")
     if not _ANCHORED_PATH_RE.match(remainder):
-        raise InvalidReference(f"invalid repository name {remainder!r}")
+        raise InvalidReference(f"invalid reference format: invalid repository name {remainder!r}")
     full = f"{domain}/{remainder}"
     if len(full) > NAME_TOTAL_LENGTH_MAX:
         raise InvalidReference(f"repository name must not be more than {NAME_TOTAL_LENGTH_MAX} characters")
-    if tag is not None and not re.fullmatch(_TAG, tag):
-        raise InvalidReference(f"invalid tag {tag!r}")
+    if tag is not None and not _ANCHORED_TAG_RE.match(tag):
+        raise InvalidReference(f"invalid reference format: invalid tag {tag!r}")
     if at:
-        if not re.fullmatch(_DIGEST, digest):
-            raise InvalidReference(f"invalid digest {digest!r}")
-        if digest.startswith("sha256:") and not _SHA256_RE.match(digest):
-            raise InvalidReference("invalid sha256 digest: need 64 lowercase hex characters")
+        _check_digest(digest)
     if tag is None and not at:
         tag = DEFAULT_TAG
     return ImageRef(domain, remainder, tag, digest or None)
+
+
+def _check_digest(digest: str) -> None:
+    """go-digest's Parse/Validate: a known algorithm and exactly its number of lowercase hex digits."""
+    if not _ANCHORED_DIGEST_RE.match(digest):
+        raise InvalidReference(f"invalid reference format: invalid digest {digest!r}")
+    algorithm, _, encoded = digest.partition(":")
+    length = _DIGEST_HEX_LENGTHS.get(algorithm)
+    if length is None:
+        raise InvalidReference(f"unsupported digest algorithm {algorithm!r}")
+    if len(encoded) != length or encoded.lower() != encoded:
+        raise InvalidReference(
+            f"invalid checksum digest format: {algorithm} needs {length} lowercase hex digits")
 
 
 def is_valid_reference(text: str) -> bool:

@@ -1,7 +1,9 @@
-"""Git source access (GitPython): one bare mirror per repository URL, fetched once per run.
+"""Git source access (GitPython): one bare mirror per repository URL.
 
-Files are read straight from the object database at the configured ref (no checkout). Credentials
-come from the environment / git's credential helpers; every error message is redacted.
+A ref is first resolved without fetching (local repositories: read their refs directly; remote ones:
+`git ls-remote`), and the mirror is fetched only when it lacks that commit, so a repository whose
+ref did not move costs no fetch. Files are read from the object database (no checkout).
+Credentials come from the environment / git's credential helpers; every error message is redacted.
 """
 
 from __future__ import annotations
@@ -11,13 +13,16 @@ import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import git
 
 from analyzer.config.model import redact_url
 
 _USERINFO_RE = re.compile(r"(\w+://)[^/\s@]+@")
+_SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 _SYMLINK_MODE = 0o120000
+_GIT_ERRORS = (git.GitCommandError, git.NoSuchPathError, git.InvalidGitRepositoryError, ValueError, git.BadName)
 
 
 class SourceError(Exception):
@@ -26,6 +31,10 @@ class SourceError(Exception):
 
 def redact(text: str) -> str:
     return _USERINFO_RE.sub(r"\1***@", text)
+
+
+def _detail(exc: Exception) -> str:
+    return redact((getattr(exc, "stderr", "") or str(exc)).strip())
 
 
 @dataclass(frozen=True)
@@ -43,12 +52,20 @@ def resolve_repo_url(repo: str, base_dir: Path) -> str:
     return str(path if path.is_absolute() else (base_dir / path).resolve())
 
 
+def local_path(url: str) -> Path | None:
+    """The filesystem path of a local repository URL (plain path or file://), else None."""
+    if url.startswith("file://"):
+        return Path(urlsplit(url).path)
+    return None if "://" in url or re.match(r"^[\w.-]+@[\w.-]+:", url) else Path(url)
+
+
 class GitCache:
     """Bare mirrors under `cache_dir`, keyed by a hash of the URL; safe to use from several threads."""
 
     def __init__(self, cache_dir: Path) -> None:
         self.cache_dir = cache_dir
-        self._fetched: dict[str, git.Repo] = {}
+        self._repos: dict[str, git.Repo] = {}
+        self._remote_refs: dict[str, dict[str, str]] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -56,45 +73,86 @@ class GitCache:
         with self._guard:
             return self._locks.setdefault(url, threading.Lock())
 
-    def mirror(self, url: str) -> git.Repo:
-        """Clone the repository once, fetch it once per GitCache lifetime (one run)."""
+    def _mirror_path(self, url: str) -> Path:
+        return self.cache_dir / (hashlib.sha256(url.encode()).hexdigest()[:20] + ".git")
+
+    def head(self, url: str, ref: str) -> str:
+        """The commit `ref` (branch, tag or commit id) points to at `url`, without fetching."""
+        if _SHA_RE.match(ref):
+            return ref
+        path = local_path(url)
+        try:
+            if path is not None:
+                return git.Repo(path).commit(ref).hexsha
+            refs = self._ls_remote(url)
+        except _GIT_ERRORS as exc:
+            raise SourceError(f"cannot read {redact_url(url)}: {_detail(exc)}") from None
+        for name in (f"refs/heads/{ref}", f"refs/tags/{ref}^{{}}", f"refs/tags/{ref}", ref):
+            if name in refs:
+                return refs[name]
+        raise SourceError(f"ref {ref!r} not found in {redact_url(url)}")
+
+    def _ls_remote(self, url: str) -> dict[str, str]:
         with self._lock(url):
-            if url in self._fetched:
-                return self._fetched[url]
-            path = self.cache_dir / (hashlib.sha256(url.encode()).hexdigest()[:20] + ".git")
+            if url not in self._remote_refs:
+                out = str(git.cmd.Git().ls_remote(url))
+                pairs = (line.split("\t", 1) for line in out.splitlines() if "\t" in line)
+                self._remote_refs[url] = {name: sha for sha, name in pairs}
+            return self._remote_refs[url]
+
+    def repo_with(self, url: str, commit: str) -> git.Repo:
+        """The mirror of `url`, cloned or fetched only if it does not have `commit` yet."""
+        with self._lock(url):
+            repo = self._repos.get(url)
+            path = self._mirror_path(url)
             try:
-                if (path / "HEAD").exists():
+                if repo is None and (path / "HEAD").exists():
                     repo = git.Repo(path)
-                    repo.git.fetch("--prune", "--force", "--tags", "origin",
-                                   "+refs/heads/*:refs/heads/*")
-                else:
+                if repo is not None and _has_commit(repo, commit):
+                    self._repos[url] = repo
+                    return repo
+                if repo is None:
                     path.parent.mkdir(parents=True, exist_ok=True)
                     repo = git.Repo.clone_from(url, path, mirror=True)
-            except (git.GitCommandError, git.NoSuchPathError, git.InvalidGitRepositoryError) as exc:
-                detail = getattr(exc, "stderr", "") or str(exc)
-                raise SourceError(f"cannot fetch {redact_url(url)}: {redact(detail.strip())}") from None
-            self._fetched[url] = repo
+                else:
+                    repo.git.fetch("--prune", "--force", "--tags", "origin", "+refs/heads/*:refs/heads/*")
+            except _GIT_ERRORS as exc:
+                raise SourceError(f"cannot fetch {redact_url(url)}: {_detail(exc)}") from None
+            self._repos[url] = repo
+            if not _has_commit(repo, commit):
+                raise SourceError(f"commit {commit[:12]} not found in {redact_url(url)}")
             return repo
 
-    def read(self, url: str, ref: str, path: str) -> SourceFile:
-        """The file at `path` in `ref` (branch, tag or commit) of the repository at `url`."""
-        repo = self.mirror(url)
+    def blob_id(self, url: str, commit: str, path: str) -> str:
+        """Id of the file `path` in `commit`; refuses directories and symlinks."""
+        repo = self.repo_with(url, commit)
         try:
-            commit = repo.commit(ref)
-        except (git.BadName, ValueError, git.GitCommandError):
-            raise SourceError(f"ref {ref!r} not found in {redact_url(url)}") from None
-        try:
-            item = commit.tree / path
+            item = repo.commit(commit).tree / path
         except KeyError:
-            raise SourceError(f"{path} not found at {ref} ({commit.hexsha[:12]}) "
-                              f"in {redact_url(url)}") from None
+            raise SourceError(f"{path} not found at {commit[:12]} in {redact_url(url)}") from None
         if item.type != "blob":
-            raise SourceError(f"{path} at {ref} in {redact_url(url)} is not a file")
+            raise SourceError(f"{path} at {commit[:12]} in {redact_url(url)} is not a file")
         if item.mode == _SYMLINK_MODE:
-            raise SourceError(f"{path} at {ref} in {redact_url(url)} is a symlink; name the file itself")
-        data = item.data_stream.read()
+            raise SourceError(f"{path} in {redact_url(url)} is a symlink; name the file itself")
+        return str(item.hexsha)
+
+    def read_blob(self, url: str, commit: str, blob: str, path: str) -> str:
+        repo = self.repo_with(url, commit)
+        data = repo.odb.stream(bytes.fromhex(blob)).read()
         try:
-            text = data.decode("utf-8")
+            return str(data.decode("utf-8"))
         except UnicodeDecodeError:
-            raise SourceError(f"{path} at {ref} in {redact_url(url)} is not UTF-8 text") from None
-        return SourceFile(text=text, commit=commit.hexsha, blob=item.hexsha)
+            raise SourceError(f"{path} in {redact_url(url)} is not UTF-8 text") from None
+
+    def read(self, url: str, ref: str, path: str) -> SourceFile:
+        """The file at `path` in `ref` of the repository at `url`."""
+        commit = self.head(url, ref)
+        blob = self.blob_id(url, commit, path)
+        return SourceFile(text=self.read_blob(url, commit, blob, path), commit=commit, blob=blob)
+
+
+def _has_commit(repo: git.Repo, commit: str) -> bool:
+    try:
+        return bool(repo.odb.has_object(bytes.fromhex(commit)))
+    except ValueError:
+        return False

@@ -1,0 +1,113 @@
+"""Incremental analysis: what a warm run may skip, kept next to the git mirrors.
+
+- Parse results are cached by the Dockerfile's git blob id and the build args: a blob that did not
+  change is never parsed again, a changed blob always is (its id changes).
+- Blob ids are cached per (commit, path): a repository whose ref did not move costs no object reads.
+- The whole run is fingerprinted (config bytes, every source's resolved commit, the state files'
+  size/mtime): when nothing moved, `analyze` writes nothing and re-uses the last summary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from analyzer import __version__
+from analyzer.discovery.dockerfile import DockerfileAnalysis
+from analyzer.state.model import STATE_SCHEMA_VERSION
+from analyzer.yamlio import write_atomic
+
+_ANALYSIS = TypeAdapter(DockerfileAnalysis)
+CACHE_FORMAT = 1
+
+
+def _digest(parts: Iterable[str]) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def code_version() -> str:
+    """Cached results are only valid for the code that produced them: hash the analyzer's sources."""
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256(f"{__version__}:{STATE_SCHEMA_VERSION}:{CACHE_FORMAT}".encode())
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+class JsonCache:
+    """A JSON document in the cache dir; unreadable or foreign-version files are ignored (rebuilt)."""
+
+    def __init__(self, path: Path, version: str) -> None:
+        self.path = path
+        self.version = version
+        self.data: dict[str, Any] = {}
+        self.dirty = False
+        try:
+            loaded = json.loads(path.read_text())
+            if loaded.get("version") == version:
+                self.data = loaded["data"]
+        except (OSError, ValueError, KeyError, AttributeError):
+            pass
+
+    def save(self) -> None:
+        if self.dirty:
+            write_atomic(self.path, json.dumps({"version": self.version, "data": self.data}, sort_keys=True))
+            self.dirty = False
+
+
+class ParseCache(JsonCache):
+    """(blob id, build args) → DockerfileAnalysis."""
+
+    @staticmethod
+    def key(blob: str, build_args: Mapping[str, str]) -> str:
+        return _digest([blob, json.dumps(dict(build_args), sort_keys=True)])
+
+    def get(self, blob: str, build_args: Mapping[str, str]) -> DockerfileAnalysis | None:
+        raw = self.data.get(self.key(blob, build_args))
+        return _ANALYSIS.validate_python(raw) if raw is not None else None
+
+    def put(self, blob: str, build_args: Mapping[str, str], analysis: DockerfileAnalysis) -> None:
+        self.data[self.key(blob, build_args)] = _ANALYSIS.dump_python(analysis, mode="json")
+        self.dirty = True
+
+
+class BlobIndex(JsonCache):
+    """(commit, path) → blob id."""
+
+    def get(self, commit: str, path: str) -> str | None:
+        value = self.data.get(f"{commit}:{path}")
+        return value if isinstance(value, str) else None
+
+    def put(self, commit: str, path: str, blob: str) -> None:
+        self.data[f"{commit}:{path}"] = blob
+        self.dirty = True
+
+
+def state_signature(folder: Path) -> str:
+    """Cheap identity of a state directory: names, sizes and mtimes (no reads)."""
+    entries = []
+    if folder.is_dir():
+        with os.scandir(folder) as it:
+            for entry in it:
+                if entry.name.endswith(".yaml"):
+                    st = entry.stat()
+                    entries.append(f"{entry.name}:{st.st_size}:{st.st_mtime_ns}")
+    return _digest(sorted(entries))
+
+
+def run_fingerprint(config_files: Iterable[Path], heads: Mapping[tuple[str, str], str], version: str) -> str:
+    parts = [version]
+    for path in config_files:
+        parts += [str(path), hashlib.sha256(path.read_bytes()).hexdigest()]
+    parts += [f"{url} {ref} {commit}" for (url, ref), commit in sorted(heads.items())]
+    return _digest(parts)
