@@ -22,6 +22,8 @@ COMMANDS = [
     "discover",
     "ref",
     "graph",
+    "refresh",
+    "status",
     "record",
     "expedite",
 ]

@@ -69,7 +69,7 @@ def load_fleet(path: str | Path) -> Fleet:
         except InputError as exc:
             problems.extend(exc.problems)
             continue
-        for key in ("defaults", "include"):
+        for key in ("defaults", "include", "registries"):
             if key in (doc.data or {}):
                 problems.append(Problem(str(include), doc.line_of((key,)), key,
                                         f"{key} is allowed only in the root file {root}"))
@@ -106,4 +106,5 @@ def load_fleet(path: str | Path) -> Fleet:
             ))
     if problems:
         raise InputError(problems)
-    return Fleet(root=str(root), files=[str(doc.file) for doc, _ in parsed], defaults=defaults, images=images)
+    return Fleet(root=str(root), files=[str(doc.file) for doc, _ in parsed], defaults=defaults, images=images,
+                 registries=root_file.registries)

@@ -261,10 +261,55 @@ class ImageEntry(StrictModel):
         return self.source is not None
 
 
+def _registry_host(value: str) -> str:
+    try:
+        ref = parse_reference(f"{value}/probe")
+    except InvalidReference:
+        ref = None
+    if ref is None or ref.registry != value or "/" in value:
+        raise ValueError(f"{value!r} is not a registry host as it appears in normalized references "
+                         "(e.g. docker.io, ghcr.io, registry.example.com:5000)")
+    return value
+
+
+def _mirror_url(value: str) -> str:
+    if not re.match(r"^https?://[^\s@/]+/?$", value):
+        raise ValueError(f"mirror {redact_url(value)!r} must be an http(s) base URL (scheme and host[:port], "
+                         "no path) without credentials")
+    return value.rstrip("/")
+
+
+RegistryHost = Annotated[str, AfterValidator(_registry_host)]
+MirrorUrl = Annotated[str, AfterValidator(_mirror_url)]
+
+
+class RegistrySettings(StrictModel):
+    """How the analyzer talks to one registry (Kargo's own Warehouse polling is configured in Kargo)."""
+
+    mirror: MirrorUrl | None = None
+    """Pull-through cache used for reads by digest; tag freshness is always checked upstream."""
+    insecure: bool = False
+    """Plain HTTP (localhost and 127.0.0.1 always use it)."""
+    requests_per_second: Annotated[float, Field(gt=0, le=1000)] = Field(20.0, alias="requestsPerSecond")
+    max_concurrent: Annotated[int, Field(ge=1, le=64)] = Field(4, alias="maxConcurrent")
+
+
+class RegistriesConfig(StrictModel):
+    """Optional root-file section: registry mirrors, client-side rate limits and the history cap."""
+
+    history_limit: Annotated[int, Field(ge=2, le=10000)] = Field(50, alias="historyLimit")
+    """Digest-history entries kept per tag; current, deployed and eligible digests are never dropped."""
+    hosts: dict[RegistryHost, RegistrySettings] = Field(default_factory=dict)
+
+    def settings_for(self, registry: str) -> RegistrySettings:
+        return self.hosts.get(registry) or RegistrySettings.model_validate({})
+
+
 class ImagesFile(StrictModel):
-    """One enrollment file. Only the root file may have `defaults` and `include`."""
+    """One enrollment file. Only the root file may have `defaults`, `include` and `registries`."""
 
     defaults: Defaults = Field(default_factory=Defaults)
+    registries: RegistriesConfig = Field(default_factory=lambda: RegistriesConfig.model_validate({}))
     include: list[str] = Field(default_factory=list)
     images: list[ImageEntry] = Field(default_factory=list)
 
@@ -304,6 +349,7 @@ class Fleet(BaseModel):
     """Every enrollment file read (root first), for fingerprinting."""
     defaults: Defaults
     images: list[EnrolledImage]
+    registries: RegistriesConfig = Field(default_factory=lambda: RegistriesConfig.model_validate({}))
 
     def by_name(self) -> dict[str, EnrolledImage]:
         return {image.name: image for image in self.images}
