@@ -26,6 +26,8 @@ COMMANDS = [
     "status",
     "record",
     "expedite",
+    "gate",
+    "verify_rebuild",
 ]
 
 

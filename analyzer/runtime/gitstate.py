@@ -26,8 +26,8 @@ import git
 from analyzer.config.model import redact_url
 from analyzer.runtime.records import Record, apply_record
 from analyzer.sources.git import redact
-from analyzer.state.model import state_filename
-from analyzer.state.store import images_dir, load_state_file, save_state
+from analyzer.state.model import ImageState, state_filename
+from analyzer.state.store import images_dir, load_state_file, load_states, save_state
 
 ENV_REPO = "IMAGE_FACTORY_STATE_REPO"
 ENV_BRANCH = "IMAGE_FACTORY_STATE_BRANCH"
@@ -216,3 +216,17 @@ def record_to_git(remote: StateRemote, records: Sequence[Record], workdir: Path 
             return RecordResult(commit=repo.head.commit.hexsha, attempts=attempt, files=files)
     raise RecordConflict(f"gave up recording to {remote.safe_url} ({remote.branch}) after "
                          f"{backoff.attempts} attempts: {last_reason}")
+
+
+def fetch_states(remote: StateRemote, workdir: Path | None = None) -> dict[str, ImageState]:
+    """Every state file on the remote branch, validated (empty when the branch does not exist yet)."""
+    if workdir is None:
+        with tempfile.TemporaryDirectory(prefix="image-factory-state-") as tmp:
+            return fetch_states(remote, Path(tmp) / "repo")
+    with _exclusive(workdir):
+        repo = _open(workdir, remote)
+        try:
+            _reset_to_remote(repo, remote)
+        except git.GitCommandError as exc:
+            raise _git_error("read", remote, exc) from None
+        return load_states(workdir / remote.path)

@@ -1,0 +1,50 @@
+"""`image-factory gate`: the soak Stage's verification job (AnalysisTemplate `gate`)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from analyzer.config.durations import parse_duration
+from analyzer.discovery.reference import InvalidReference, parse_reference
+from analyzer.runtime.firstseen import KubernetesFreightSource
+from analyzer.runtime.gate import GateIO, GateRequest, run_gate
+from analyzer.runtime.gitstate import StateRepoError
+from analyzer.runtime.jobsetup import job_options, logger, registry_client, state_access, utcnow
+
+
+@click.command("gate")
+@click.option("--warehouse", required=True, help="Kargo Warehouse the Freight came from.")
+@click.option("--repository", required=True, help="Image repository (the Warehouse's repoURL).")
+@click.option("--tag", required=True, help="Tag the Warehouse follows.")
+@click.option("--digest", required=True, help="The held digest (the Freight's image digest).")
+@click.option("--delay", required=True, help="Soak delay, e.g. 168h or 7d.")
+@job_options
+def command(warehouse: str, repository: str, tag: str, digest: str, delay: str, state_repo: str | None,
+            state_branch: str, state_path: str, state_dir: Path | None, config_path: Path | None) -> None:
+    """Hold DIGEST until its first-seen time + DELAY, then vet it (exit 0) or say why not (exit 1).
+
+    First seen = the Freight's discovery time (in-cluster) or the state history. The wait is the
+    *remaining* time, so a restarted pod resumes. Then the digest must still resolve, and change a
+    platform the dependents build; on success `vetted_at` is recorded in the base's state history.
+    """
+    log = logger("gate")
+    try:
+        request = GateRequest(warehouse, repository, tag, digest, parse_duration(delay))
+        parse_reference(f"{request.ref}@{digest}")
+    except (ValueError, InvalidReference) as exc:
+        log(f"FAILED: invalid argument: {exc}")
+        sys.exit(2)
+    try:
+        with registry_client(config_path) as registry:
+            io = GateIO(state_access("gate", state_repo, state_branch, state_path, state_dir), registry,
+                        KubernetesFreightSource.in_cluster(), utcnow, time.sleep, log)
+            outcome = run_gate(request, io)
+    except StateRepoError as exc:
+        log(f"FAILED: {exc}")
+        sys.exit(1)
+    log(("PASSED: " if outcome.passed else "FAILED: ") + outcome.reason)
+    sys.exit(0 if outcome.passed else 1)
