@@ -75,5 +75,5 @@ def command(config: Path, state_dir: Path, cache_dir: Path | None, prune: bool, 
                                "pruned": [p.name for p in result.pruned],
                                "unchanged_inputs": result.unchanged_inputs}, indent=2, sort_keys=True))
     else:
-        _print_summary(result, Console(highlight=False))
+        _print_summary(result, Console(highlight=False, soft_wrap=True))
     sys.exit(1 if result.partial else 0)

@@ -146,7 +146,7 @@ class _ParsedBuilder:
                 if _is_comment(raw):
                     continue
                 token = raw.rstrip("\r\n")
-                if token.strip(_ASCII_SPACE) == "":
+                if not token.strip():
                     continue
                 more, ended = _trim_continuation(token, self.result.escape)
                 line += more

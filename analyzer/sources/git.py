@@ -66,12 +66,13 @@ class GitCache:
         self.cache_dir = cache_dir
         self._repos: dict[str, git.Repo] = {}
         self._remote_refs: dict[str, dict[str, str]] = {}
-        self._locks: dict[str, threading.Lock] = {}
+        self._locks: dict[str, threading.RLock] = {}
         self._guard = threading.Lock()
 
-    def _lock(self, url: str) -> threading.Lock:
+    def _lock(self, url: str) -> threading.RLock:
+        """One lock per repository: GitPython's persistent `cat-file` pipes are not thread-safe."""
         with self._guard:
-            return self._locks.setdefault(url, threading.Lock())
+            return self._locks.setdefault(url, threading.RLock())
 
     def _mirror_path(self, url: str) -> Path:
         return self.cache_dir / (hashlib.sha256(url.encode()).hexdigest()[:20] + ".git")
@@ -83,7 +84,8 @@ class GitCache:
         path = local_path(url)
         try:
             if path is not None:
-                return git.Repo(path).commit(ref).hexsha
+                with git.Repo(path) as local:
+                    return str(local.commit(ref).hexsha)
             refs = self._ls_remote(url)
         except _GIT_ERRORS as exc:
             raise SourceError(f"cannot read {redact_url(url)}: {_detail(exc)}") from None
@@ -125,11 +127,12 @@ class GitCache:
 
     def blob_id(self, url: str, commit: str, path: str) -> str:
         """Id of the file `path` in `commit`; refuses directories and symlinks."""
-        repo = self.repo_with(url, commit)
-        try:
-            item = repo.commit(commit).tree / path
-        except KeyError:
-            raise SourceError(f"{path} not found at {commit[:12]} in {redact_url(url)}") from None
+        with self._lock(url):
+            repo = self.repo_with(url, commit)
+            try:
+                item = repo.commit(commit).tree / path
+            except KeyError:
+                raise SourceError(f"{path} not found at {commit[:12]} in {redact_url(url)}") from None
         if item.type != "blob":
             raise SourceError(f"{path} at {commit[:12]} in {redact_url(url)} is not a file")
         if item.mode == _SYMLINK_MODE:
@@ -137,8 +140,8 @@ class GitCache:
         return str(item.hexsha)
 
     def read_blob(self, url: str, commit: str, blob: str, path: str) -> str:
-        repo = self.repo_with(url, commit)
-        data = repo.odb.stream(bytes.fromhex(blob)).read()
+        with self._lock(url):
+            data = self.repo_with(url, commit).odb.stream(bytes.fromhex(blob)).read()
         try:
             return str(data.decode("utf-8"))
         except UnicodeDecodeError:
@@ -152,7 +155,9 @@ class GitCache:
 
 
 def _has_commit(repo: git.Repo, commit: str) -> bool:
+    """Packed objects count too (the loose-object check `odb.has_object` would miss them)."""
     try:
-        return bool(repo.odb.has_object(bytes.fromhex(commit)))
-    except ValueError:
+        repo.odb.info(bytes.fromhex(commit))
+    except (ValueError, git.BadObject, git.GitCommandError):
         return False
+    return True

@@ -160,7 +160,7 @@ def test_orphans_are_reported_and_removed_only_with_prune(fleet: Path) -> None:
     assert set(state_files(fleet)) == {PY, BASE}
 
 
-def test_credentials_in_remote_errors_are_redacted(tmp_path: Path) -> None:
+def test_unreadable_repository_is_reported_by_url(tmp_path: Path) -> None:
     project = tmp_path / "p"
     project.mkdir()
     (project / "images.yaml").write_text(
@@ -168,4 +168,4 @@ def test_credentials_in_remote_errors_are_redacted(tmp_path: Path) -> None:
         "    trigger: {webhook: {url: 'https://ci.example.com/a'}}\n")
     result = run(project, "analyze", "--cache", "cache", "--json")
     assert result.returncode == 1
-    assert "cannot fetch file:///nonexistent/repo.git" in result.stdout
+    assert "cannot read file:///nonexistent/repo.git" in result.stdout

@@ -1,0 +1,71 @@
+"""BuildKit word processing (shell/lex.go) as ported; cases follow lex.go's documented behaviour."""
+
+from __future__ import annotations
+
+import pytest
+
+from analyzer.discovery.shell_lex import ExpansionError, Value, Words, expand_word, split_words
+
+ENV = {"FOO": Value("foo"), "EMPTY": Value(""), "IMG": Value("alpine:3.19"),
+       "ARCH": Value("", frozenset({"TARGETARCH"}))}
+
+
+@pytest.mark.parametrize(("word", "text", "unknown"), [
+    ("a\\nb", "anb", set()),
+    ('"a\\nb"', "a\\nb", set()),
+    ('"a\\"b\\$c"', 'a"b$c', set()),
+    ("\\$FOO", "$FOO", set()),
+    ("'$FOO'", "$FOO", set()),
+    ('"$FOO"', "foo", set()),
+    ("$FOO-${FOO}", "foo-foo", set()),
+    ("$", "$", set()),
+    ("$/x", "$/x", set()),
+    ("${NOPE}", "", {"NOPE"}),
+    ("$1", "", {"1"}),
+    ("${NOPE:-d}", "d", set()),
+    ("${NOPE-d}", "d", set()),
+    ("${EMPTY:-d}", "d", set()),
+    ("${EMPTY-d}", "", set()),
+    ("${FOO:+x}", "x", set()),
+    ("${EMPTY:+x}", "", set()),
+    ("${EMPTY+x}", "x", set()),
+    ("${NOPE+x}", "", set()),
+    ("${NOPE:-${FOO}}", "foo", set()),
+    ("${IMG%:*}", "alpine", set()),
+    ("${IMG#*:}", "3.19", set()),
+    ("${IMG%%.*}", "alpine:3", set()),
+    ("${IMG/3.19/3.20}", "alpine:3.20", set()),
+    ("${IMG//./-}", "alpine:3-19", set()),
+    ("${ARCH}", "", {"TARGETARCH"}),
+    ("${ARCH:-amd64}", "amd64", {"TARGETARCH"}),
+    ("${FOO:?}", "foo", set()),
+])
+def test_expand_word(word: str, text: str, unknown: set[str]) -> None:
+    assert expand_word(word, ENV) == Value(text, frozenset(unknown))
+
+
+@pytest.mark.parametrize(("word", "message"), [
+    ("${FOO", "missing '}'"),
+    ("${}", "bad substitution"),
+    ("${:x}", "bad substitution"),
+    ("${FOO:x}", "unsupported modifier (:x)"),
+    ("${FOO:#x}", "unsupported modifier (:#)"),
+    ("${EMPTY:?is empty here}", "EMPTY: is empty here"),
+    ("'open", "matching single-quote"),
+    ('"open', "matching double-quote"),
+])
+def test_expand_word_errors(word: str, message: str) -> None:
+    with pytest.raises(ExpansionError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        expand_word(word, ENV)
+
+
+def test_backtick_escape_token() -> None:
+    assert expand_word("`$FOO", ENV, escape="`") == Value("$FOO")
+    assert expand_word("\\$FOO", ENV, escape="`") == Value("\\foo")
+
+
+def test_split_words_raw_for_heredoc_detection() -> None:
+    options = Words(raw_quotes=True, raw_escapes=True, skip_unset_env=True)
+    assert split_words("RUN <<'EOF' cat \"a b\" ${X:-y} \\<<Z", options) == [
+        "RUN", "<<'EOF'", "cat", '"a b"', "${X:-y}", "\\<<Z"]
+    assert split_words("RUN echo 'unterminated", options) == []
