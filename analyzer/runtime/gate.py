@@ -18,7 +18,7 @@ from analyzer.registry.client import RegistryClient, TagDigest
 from analyzer.registry.errors import RegistryError
 from analyzer.registry.manifest import pick_platform
 from analyzer.runtime.firstseen import FirstSeenError, FirstSeenSource, history_first_seen
-from analyzer.runtime.records import VettedRecord
+from analyzer.runtime.records import VettedRecord, state_ref_for
 from analyzer.runtime.stateaccess import StateAccess
 from analyzer.state.model import ImageState
 
@@ -135,7 +135,8 @@ class GateIO:
     log: Log
 
 
-def _first_seen(request: GateRequest, states: Mapping[str, ImageState], io: GateIO) -> tuple[datetime, str]:
+def _first_seen(request: GateRequest, key: str, states: Mapping[str, ImageState], io: GateIO
+                ) -> tuple[datetime, str]:
     if io.first_seen_source is not None:
         try:
             when = io.first_seen_source.first_seen(request.warehouse, request.repository, request.digest)
@@ -144,7 +145,7 @@ def _first_seen(request: GateRequest, states: Mapping[str, ImageState], io: Gate
         else:
             if when is not None:
                 return when, "Freight discovery time"
-    when = history_first_seen(states, request.ref, request.digest)
+    when = history_first_seen(states, key, request.digest)
     if when is not None:
         return when, "state history"
     return io.now(), "now (digest not seen before)"
@@ -181,7 +182,8 @@ def _platforms_from(states: Mapping[str, ImageState], ref: str, io: GateIO) -> C
 def run_gate(request: GateRequest, io: GateIO) -> GateOutcome:
     """Wait out the soak, then pass only a digest that still exists and changes a used platform."""
     states = io.state.load()
-    first_seen, source = _first_seen(request, states, io)
+    key = state_ref_for(states, request.ref)
+    first_seen, source = _first_seen(request, key, states, io)
     until = first_seen + request.delay
     left = remaining_wait(first_seen, request.delay, io.now())
     io.log(f"{request.ref}@{request.digest}: first seen {first_seen.isoformat()} ({source}); "
@@ -195,13 +197,13 @@ def run_gate(request: GateRequest, io: GateIO) -> GateOutcome:
         return GateOutcome(False, f"digest no longer resolves: {exc.message}")
     if head.digest != request.digest:
         return GateOutcome(False, f"registry answered {head.digest} for {request.digest}")
-    lookup = _platforms_from(states, request.ref, io)
+    lookup = _platforms_from(states, key, io)
     platforms = lookup(request.digest)
     if platforms is None:
         return GateOutcome(False, f"cannot read the platforms of {request.digest}")
-    relevance = platform_relevance(request.digest, platforms, dependent_builds(request.ref, states, lookup))
+    relevance = platform_relevance(request.digest, platforms, dependent_builds(key, states, lookup))
     if not relevance.relevant:
         return GateOutcome(False, relevance.reason)
-    where = io.state.record([VettedRecord(ref=request.ref, digest=request.digest, at=io.now(),
+    where = io.state.record([VettedRecord(ref=key, digest=request.digest, at=io.now(),
                                           first_seen=first_seen, platforms=tuple(sorted(platforms.items())))])
     return GateOutcome(True, f"vetted {request.ref}@{request.digest} ({relevance.reason}); {where}")

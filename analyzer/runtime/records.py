@@ -7,10 +7,12 @@ winner's commit: the result is a merge of both runs, never an overwrite of eithe
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from analyzer.discovery.reference import parse_reference
 from analyzer.state.model import DigestRecord, ImageState, RebuildRecord
 
 
@@ -76,3 +78,19 @@ def apply_record(state: ImageState | None, record: Record) -> ImageState:
     if isinstance(record, VettedRecord):
         return apply_vetted(state, record)
     return apply_rebuild(state, record)
+
+
+def state_ref_for(states: Mapping[str, ImageState], ref: str) -> str:
+    """The state file's ref for a Freight's `repository:tag` (pure).
+
+    For Digest warehouses they are the same. A SemVer/Lexical warehouse follows many tags
+    (`redis:7.2.4`) under one enrolled ref (`redis:7`): map to the one tracked state of that repository
+    whose warehouse does not follow a single tag; otherwise keep `ref` as it is.
+    """
+    if ref in states:
+        return ref
+    name = parse_reference(ref).name
+    candidates = [s.ref for s in states.values()
+                  if s.warehouse is not None and s.warehouse.image_selection_strategy != "Digest"
+                  and parse_reference(s.ref).name == name]
+    return candidates[0] if len(candidates) == 1 else ref

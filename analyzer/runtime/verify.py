@@ -17,7 +17,7 @@ from analyzer.discovery.reference import ImageRef, parse_reference
 from analyzer.registry.client import RegistryClient
 from analyzer.registry.errors import RegistryError
 from analyzer.registry.manifest import image_manifest, index_platforms, pick_platform
-from analyzer.runtime.records import RebuildAppend
+from analyzer.runtime.records import RebuildAppend, state_ref_for
 from analyzer.runtime.stateaccess import StateAccess
 from analyzer.state.model import ImageState, RebuildRecord
 
@@ -200,7 +200,8 @@ def run_verify(request: VerifyRequest, io: VerifyIO) -> Verdict:
         io.log(f"waiting: {reason}")
         io.sleep(request.interval.total_seconds())
     record = RebuildRecord(at=io.now(), outcome="succeeded" if verdict.ok else "failed",
-                           base_digests=dict(request.bases), result_digest=result,
+                           base_digests={state_ref_for(states, ref): digest for ref, digest in request.bases.items()},
+                           result_digest=result,
                            reason=None if verdict.ok else verdict.reason)
     where = io.state.record([RebuildAppend(ref=request.ref, rebuild=record)])
     return Verdict(verdict.ok, f"{verdict.reason}; {where}")

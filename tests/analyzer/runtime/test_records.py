@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from analyzer.runtime.records import RebuildAppend, VettedRecord, apply_record
-from analyzer.state.model import DigestHistory, DigestRecord, ImageState, RebuildRecord
+from analyzer.runtime.records import RebuildAppend, VettedRecord, apply_record, state_ref_for
+from analyzer.state.model import DigestHistory, DigestRecord, ImageState, RebuildRecord, WarehouseState
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 BASE = "docker.io/library/python:3.12-slim"
@@ -54,3 +54,12 @@ def test_rebuild_records_append_and_deduplicate() -> None:
 def test_record_for_another_ref_is_refused() -> None:
     with pytest.raises(ValueError, match="applied to the state of"):
         apply_record(base_state(), VettedRecord("docker.io/library/node:20", D1, T0))
+
+
+def test_state_ref_for_maps_a_semver_freight_tag_to_its_enrolled_ref() -> None:
+    redis = ImageState(ref="docker.io/library/redis:7", kind="external", warehouse=WarehouseState(
+        repoURL="docker.io/library/redis", imageSelectionStrategy="SemVer", constraint="^7.0.0"))
+    states = {BASE: base_state(), redis.ref: redis}
+    assert state_ref_for(states, "docker.io/library/redis:7.2.4") == "docker.io/library/redis:7"
+    assert state_ref_for(states, BASE) == BASE
+    assert state_ref_for(states, "docker.io/library/python:3.13-slim") == "docker.io/library/python:3.13-slim"
