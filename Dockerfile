@@ -9,7 +9,7 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 WORKDIR /src
 COPY requirements.txt pyproject.toml ./
 # Only the runtime dependencies, at the versions pinned in requirements.txt (no test or Pulumi tooling).
-RUN grep -E '^(pydantic|PyYAML|GitPython|click|rich|httpx|google-re2|kubernetes|ruamel\.yaml)==' requirements.txt \
+RUN grep -E '^(pydantic|PyYAML|GitPython|click|rich|httpx|google-re2|kubernetes|ruamel\.yaml|cryptography)==' requirements.txt \
         > runtime-requirements.txt \
     && python -m venv /opt/image-factory \
     && /opt/image-factory/bin/pip install -r runtime-requirements.txt

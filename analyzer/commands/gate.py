@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -14,6 +15,13 @@ from analyzer.runtime.firstseen import KubernetesFreightSource
 from analyzer.runtime.gate import GateIO, GateRequest, run_gate
 from analyzer.runtime.gitstate import StateRepoError
 from analyzer.runtime.jobsetup import job_options, logger, registry_client, state_access, utcnow
+from analyzer.runtime.signature import ENV_KEYS_DIR
+
+
+def default_key(warehouse: str) -> Path | None:
+    folder = os.environ.get(ENV_KEYS_DIR)
+    key = Path(folder) / f"{warehouse}.pub" if folder else None
+    return key if key is not None and key.is_file() else None
 
 
 @click.command("gate")
@@ -22,9 +30,13 @@ from analyzer.runtime.jobsetup import job_options, logger, registry_client, stat
 @click.option("--tag", required=True, help="Tag the Warehouse follows.")
 @click.option("--digest", required=True, help="The held digest (the Freight's image digest).")
 @click.option("--delay", required=True, help="Soak delay, e.g. 168h or 7d.")
+@click.option("--cosign-key", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
+              help=f"PEM public key to verify the digest's cosign signature with "
+                   f"(default: ${ENV_KEYS_DIR}/<warehouse>.pub when present; otherwise not checked).")
 @job_options
-def command(warehouse: str, repository: str, tag: str, digest: str, delay: str, state_repo: str | None,
-            state_branch: str, state_path: str, state_dir: Path | None, config_path: Path | None) -> None:
+def command(warehouse: str, repository: str, tag: str, digest: str, delay: str, cosign_key: Path | None,
+            state_repo: str | None, state_branch: str, state_path: str, state_dir: Path | None,
+            config_path: Path | None) -> None:
     """Hold DIGEST until its first-seen time + DELAY, then vet it (exit 0) or say why not (exit 1).
 
     First seen = the Freight's discovery time (in-cluster) or the state history. The wait is the
@@ -33,7 +45,8 @@ def command(warehouse: str, repository: str, tag: str, digest: str, delay: str, 
     """
     log = logger("gate")
     try:
-        request = GateRequest(warehouse, repository, tag, digest, parse_duration(delay))
+        request = GateRequest(warehouse, repository, tag, digest, parse_duration(delay),
+                              cosign_key or default_key(warehouse))
         parse_reference(f"{request.ref}@{digest}")
     except (ValueError, InvalidReference) as exc:
         log(f"FAILED: invalid argument: {exc}")

@@ -11,6 +11,7 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from analyzer.config.durations import format_duration
 from analyzer.discovery.reference import parse_reference
@@ -19,6 +20,7 @@ from analyzer.registry.errors import RegistryError
 from analyzer.registry.manifest import pick_platform
 from analyzer.runtime.firstseen import FirstSeenError, FirstSeenSource, history_first_seen
 from analyzer.runtime.records import VettedRecord, state_ref_for
+from analyzer.runtime.signature import SignatureKeyError, check_signature
 from analyzer.runtime.stateaccess import StateAccess
 from analyzer.state.model import ImageState
 
@@ -33,6 +35,8 @@ class GateRequest:
     tag: str
     digest: str
     delay: timedelta
+    cosign_key: Path | None = None
+    """PEM public key the upstream signs with; None: signatures are not checked (and the log says so)."""
 
     @property
     def ref(self) -> str:
@@ -197,6 +201,13 @@ def run_gate(request: GateRequest, io: GateIO) -> GateOutcome:
         return GateOutcome(False, f"digest no longer resolves: {exc.message}")
     if head.digest != request.digest:
         return GateOutcome(False, f"registry answered {head.digest} for {request.digest}")
+    try:
+        signature = check_signature(io.registry, parsed, request.digest, request.cosign_key)
+    except SignatureKeyError as exc:
+        return GateOutcome(False, f"unusable cosign key: {exc}")
+    if not signature.ok:
+        return GateOutcome(False, signature.reason)
+    io.log(signature.reason)
     lookup = _platforms_from(states, key, io)
     platforms = lookup(request.digest)
     if platforms is None:

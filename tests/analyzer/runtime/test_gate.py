@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import json
 import os
 import subprocess
@@ -14,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 from kubernetes import client as k8s
 
 from analyzer.registry.client import RegistryClient
@@ -27,9 +31,11 @@ from analyzer.runtime.gate import (
     run_gate,
 )
 from analyzer.runtime.gitstate import StateRemote
+from analyzer.runtime.signature import SignatureKeyError, SignedLayer, judge_signatures, load_public_key
 from analyzer.runtime.stateaccess import GitStateAccess
 from analyzer.state.model import DigestHistory, DigestRecord, RebuildRecord
 from tests.analyzer.runtime.jobhelpers import Clock
+from tests.support.cosign import key_pair, payload, push_signature
 from tests.support.registry import Image, RegistryServer, push_index
 from tests.support.staterepo import make_state_remote, read_remote_states
 from tests.support.states import external_state, managed_state
@@ -239,3 +245,52 @@ def test_gate_command_exit_codes(fleet: Fleet) -> None:
     assert failed.stderr.strip().splitlines()[-1].startswith("gate: FAILED: digest no longer resolves")
     bad = subprocess.run([*args, "--digest=sha256:1"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert bad.returncode == 2 and "invalid argument" in bad.stderr
+
+
+# --- cosign signatures ---------------------------------------------------------------------------
+
+def test_judge_signatures_needs_the_key_and_the_digest(tmp_path: Path) -> None:
+    key, public = key_pair(tmp_path, "k")
+    other, _ = key_pair(tmp_path / "other", "k")
+    pub = load_public_key(public.read_bytes(), "k.pub")
+    body = payload("r.example/base", "sha256:aa")
+
+    def signed(by: Any, data: bytes) -> SignedLayer:
+        return SignedLayer(data, base64.b64encode(by.sign(data, ec.ECDSA(hashes.SHA256()))).decode())
+
+    assert judge_signatures(pub, "sha256:aa", [signed(key, body)]).ok
+    assert not judge_signatures(pub, "sha256:bb", [signed(key, body)]).ok  # signs another digest
+    assert not judge_signatures(pub, "sha256:aa", [signed(other, body)]).ok  # another key
+    assert judge_signatures(pub, "sha256:aa", []).reason == "no signature found for sha256:aa"
+    with pytest.raises(SignatureKeyError, match="not a PEM public key"):
+        load_public_key(b"garbage", "bad.pub")
+
+
+def test_gate_verifies_a_cosign_signature_when_a_key_is_configured(fleet: Fleet, tmp_path: Path) -> None:
+    repo = fleet.repository.split("/", 1)[1]
+    key, public = key_pair(tmp_path / "keys", "base-1")
+    signed = fleet.push(Image.of("amd signed", platform=AMD), fleet.arm1)
+    push_signature(fleet.registry.url, repo, fleet.registry.host, signed, key)
+    io, lines = fleet.io(Clock(NOW))
+    outcome = run_gate(dataclasses.replace(fleet.request(signed, timedelta(0)), cosign_key=public), io)
+    assert outcome.passed, outcome.reason
+    assert "cosign signature verified" in lines
+
+    unsigned = fleet.push(Image.of("amd unsigned", platform=AMD), fleet.arm1)
+    io, _ = fleet.io(Clock(NOW))
+    outcome = run_gate(dataclasses.replace(fleet.request(unsigned, timedelta(0)), cosign_key=public), io)
+    assert not outcome.passed and outcome.reason == f"no signature found for {unsigned}"
+
+    forged = fleet.push(Image.of("amd forged", platform=AMD), fleet.arm1)
+    intruder, _ = key_pair(tmp_path / "intruder", "base-1")
+    push_signature(fleet.registry.url, repo, fleet.registry.host, forged, intruder)
+    io, _ = fleet.io(Clock(NOW))
+    outcome = run_gate(dataclasses.replace(fleet.request(forged, timedelta(0)), cosign_key=public), io)
+    assert not outcome.passed and outcome.reason.startswith("no valid cosign signature")
+
+
+def test_gate_without_a_key_says_signatures_were_not_checked(fleet: Fleet) -> None:
+    v2 = fleet.push(Image.of("amd v9", platform=AMD), fleet.arm1)
+    io, lines = fleet.io(Clock(NOW))
+    assert run_gate(fleet.request(v2, timedelta(0)), io).passed
+    assert "signature not checked (no cosign key configured for this upstream)" in lines
