@@ -193,12 +193,15 @@ def record_to_git(remote: StateRemote, records: Sequence[Record], workdir: Path 
         repo = _open(workdir, remote)
         last_reason = ""
         for attempt in range(1, backoff.attempts + 1):
-            _reset_to_remote(repo, remote)
-            files = _apply(workdir, remote, records)
-            if not files:
-                return RecordResult(commit=None, attempts=attempt)
-            repo.git.add("--all", "--", *files)
-            repo.git.commit("--quiet", "--no-verify", "-m", _commit_message(records))
+            try:
+                _reset_to_remote(repo, remote)
+                files = _apply(workdir, remote, records)
+                if not files:
+                    return RecordResult(commit=None, attempts=attempt)
+                repo.git.add("--all", "--", *files)
+                repo.git.commit("--quiet", "--no-verify", "-m", _commit_message(records))
+            except git.GitCommandError as exc:
+                raise _git_error("update the working copy of", remote, exc) from None
             try:
                 repo.git.push("--porcelain", "origin", f"HEAD:refs/heads/{remote.branch}")
             except git.GitCommandError as exc:
