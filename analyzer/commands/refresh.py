@@ -37,13 +37,15 @@ def command(config_path: Path, state_dir: Path, as_json: bool) -> None:
     for updated, result in outcomes:
         if result.error is None and save_state(state_dir, updated):
             written.append(updated.ref)
-    failed = [result for _, result in outcomes if result.error is not None]
+    failed = [result for _, result in outcomes if result.failed]
     if as_json:
         click.echo(json.dumps({"at": now.isoformat(), "images": [r.as_dict() for _, r in outcomes],
                                "written": written, "failed": len(failed)}, indent=2))
     else:
         for _, result in outcomes:
-            if result.error is not None:
+            if result.not_built:
+                click.echo(f"{result.ref}: not built yet ({result.error})")
+            elif result.error is not None:
                 click.echo(f"{result.ref}: error ({result.error_kind}): {result.error}")
             elif result.change == "moved":
                 detail = f" (platforms changed: {', '.join(result.changed_platforms)})" \

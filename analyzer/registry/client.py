@@ -76,7 +76,7 @@ class Manifest:
         return self.media_type in INDEX_TYPES
 
 
-def _retry_after(value: str | None, now: datetime) -> float | None:
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
     """Seconds from a `Retry-After` header (delta-seconds or HTTP-date)."""
     if not value:
         return None
@@ -154,7 +154,7 @@ class RegistryClient:
                     self._sleep(self._backoff(attempt))
                 continue
             if response.status_code == 429:
-                wait = _retry_after(response.headers.get("Retry-After"), datetime.now(UTC))
+                wait = retry_after_seconds(response.headers.get("Retry-After"), datetime.now(UTC))
                 last = RateLimited("rate limited (HTTP 429"
                                    + (f", Retry-After {wait:g}s)" if wait is not None else ")"), 429)
                 if wait is not None and wait > self.retry.max_retry_after:

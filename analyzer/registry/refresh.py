@@ -15,7 +15,7 @@ from analyzer.config.durations import parse_duration
 from analyzer.discovery.reference import parse_reference
 from analyzer.registry.client import RegistryClient
 from analyzer.registry.eligibility import eligible_digest
-from analyzer.registry.errors import RegistryError
+from analyzer.registry.errors import NotFound, RegistryError
 from analyzer.registry.history import (
     Change,
     Observation,
@@ -40,9 +40,16 @@ class RefreshResult:
     changed_platforms: list[str] = field(default_factory=list)
     error_kind: str | None = None
     error: str | None = None
+    not_built: bool = False
+    """A managed parent image whose tag does not exist yet: reported, but not a failure."""
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None and not self.not_built
 
     def as_dict(self) -> dict[str, object]:
-        out: dict[str, object] = {"ref": self.ref, "result": self.change or "error", "digest": self.digest,
+        result = self.change or ("not-built" if self.not_built else "error")
+        out: dict[str, object] = {"ref": self.ref, "result": result, "digest": self.digest,
                                   "previous": self.previous, "changedPlatforms": self.changed_platforms}
         if self.error is not None:
             out["error"] = {"kind": self.error_kind, "message": self.error}
@@ -50,8 +57,10 @@ class RefreshResult:
 
 
 def is_tracked(state: ImageState) -> bool:
-    """External images and anything a Warehouse follows have tags whose digests we record."""
-    return state.kind == "external" or state.warehouse is not None
+    """Tags whose digests we record: external images, anything a Warehouse follows, and managed
+    images other managed images are built on (their digest is what a child was last built on)."""
+    return state.kind == "external" or state.warehouse is not None or (
+        state.kind == "managed" and bool(state.dependents))
 
 
 def last_successful_rebuild(state: ImageState) -> RebuildRecord | None:
@@ -99,8 +108,9 @@ def refresh_state(client: RegistryClient, state: ImageState, states: Mapping[str
     try:
         observation = observe(client, state)
     except RegistryError as exc:
+        not_built = state.kind == "managed" and isinstance(exc, NotFound) and state.digests.current is None
         return state, RefreshResult(state.ref, None, previous=state.digests.current,
-                                    error_kind=exc.kind, error=exc.message)
+                                    error_kind=exc.kind, error=exc.message, not_built=not_built)
     change = classify(state.digests, observation)
     previous = find_record(state.digests, state.digests.current)
     platforms = changed_platforms(previous, observation) if change == "moved" else []

@@ -33,7 +33,7 @@ import tarfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -307,8 +307,8 @@ class TokenServer:
                     if server.users is not None and server.users.get(username) != password:
                         username = "!bad"
                 with server._lock:
-                    server.requests.append(TokenRequest((query.get("service") or [None])[0],
-                                                        query.get("scope", []), username))
+                    service = query["service"][0] if query.get("service") else None
+                    server.requests.append(TokenRequest(service, query.get("scope", []), username))
                 if server.users is not None and (username is None or username == "!bad"):
                     self._send(401, {"errors": [{"code": "UNAUTHORIZED", "message": "bad credentials"}]})
                     return
@@ -347,7 +347,7 @@ class BearerAuth(httpx.Auth):
     def __init__(self, token: str) -> None:
         self.token = token
 
-    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers["Authorization"] = f"Bearer {self.token}"
         yield request
 
@@ -401,6 +401,9 @@ class FaultProxy:
         self.upstream = upstream.rstrip("/")
         self.requests: list[SeenRequest] = []
         self.faults: list[Fault] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        """Most requests ever handled at the same time (to check client concurrency bounds)."""
         self._lock = threading.Lock()
         self._client = httpx.Client(timeout=30.0, follow_redirects=False)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -429,6 +432,16 @@ class FaultProxy:
         with self._lock:
             self.requests.clear()
             self.faults.clear()
+            self.max_in_flight = 0
+
+    def _enter(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def _leave(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
 
     def _take_fault(self, method: str, path: str) -> Fault | None:
         with self._lock:
@@ -452,6 +465,13 @@ class FaultProxy:
                 pass
 
             def _handle(self) -> None:
+                proxy._enter()
+                try:
+                    self._forward()
+                finally:
+                    proxy._leave()
+
+            def _forward(self) -> None:
                 method, path = self.command, self.path
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
@@ -653,12 +673,11 @@ def push_blob(registry_url: str, repository: str, blob: Blob | bytes, auth: Auth
         started = client.post(f"{registry_url}/v2/{repository}/blobs/uploads/")
         if started.status_code != 202:
             raise RuntimeError(f"blob upload start failed: HTTP {started.status_code} {started.text}")
-        location = started.headers["Location"]
+        location = str(started.headers["Location"])
         if location.startswith("/"):
             location = registry_url + location
         # The Location carries upload state in its query; add the digest without dropping it.
-        location = httpx.URL(location).copy_merge_params({"digest": digest})
-        done = client.put(location, content=data,
+        done = client.put(httpx.URL(location).copy_merge_params({"digest": digest}), content=data,
                           headers={"Content-Type": "application/octet-stream"})
         if done.status_code != 201:
             raise RuntimeError(f"blob upload failed: HTTP {done.status_code} {done.text}")
@@ -673,7 +692,7 @@ def push_manifest(registry_url: str, repository: str, reference: str, manifest: 
                               headers={"Content-Type": manifest.media_type})
     if response.status_code != 201:
         raise RuntimeError(f"manifest PUT failed: HTTP {response.status_code} {response.text}")
-    digest = response.headers.get("Docker-Content-Digest", manifest.digest)
+    digest = str(response.headers.get("Docker-Content-Digest", manifest.digest))
     assert digest == manifest.digest, (digest, manifest.digest)
     return digest
 

@@ -99,3 +99,22 @@ def test_refresh_rejects_unknown_registry_settings(tmp_path: Path) -> None:
     code, output = _run(["refresh", "--config", str(config), "--state", str(tmp_path / "state")])
     assert code == 2
     assert "images.yaml:5: registries.hosts.docker.io.mirorr: unknown field" in output
+
+
+def test_managed_parent_tags_are_resolved_and_not_built_is_not_a_failure(
+        tmp_path: Path, registry: RegistryServer, repo: str) -> None:
+    parent = f"{registry.host}/{repo}:1"
+    state_dir = tmp_path / "state"
+    save_state(state_dir, managed_state("parent", parent, []).model_copy(update={"dependents": ["child"]}))
+    save_state(state_dir, managed_state("lonely", f"{registry.host}/{repo}-lonely:1", []))
+    args = ["refresh", "--config", str(_write_config(tmp_path)), "--state", str(state_dir), "--json"]
+    code, output = _run(args)
+    assert code == 0, output
+    report = json.loads(output)
+    assert [(i["ref"], i["result"]) for i in report["images"]] == [(parent, "not-built")]
+    assert report["failed"] == 0
+    built = push_image(registry.url, repo, "1", Image.of("parent"))
+    code, output = _run(args)
+    assert code == 0
+    assert json.loads(output)["images"][0]["digest"] == built
+    assert load_states(state_dir)[parent].digests.current == built

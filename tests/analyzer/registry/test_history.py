@@ -63,3 +63,11 @@ def test_changed_platforms_names_only_the_changed_architecture() -> None:
                             platforms={"linux/amd64": "sha256:1", "linux/arm64/v8": "sha256:2"})
     observation = Observation(B, {"linux/amd64": "sha256:1", "linux/arm64/v8": "sha256:3"})
     assert changed_platforms(previous, observation) == ["linux/arm64/v8"]
+
+
+def test_vetting_mark_survives_later_observations() -> None:
+    history = record_observation(DigestHistory(), Observation(A), T0, 50)
+    vetted = history.history[0].model_copy(update={"vetted_at": T0 + timedelta(days=7)})
+    history = DigestHistory(current=A, history=[vetted])
+    after = record_observation(history, Observation(A), T0 + timedelta(days=8), 50)
+    assert after.history[0].vetted_at == T0 + timedelta(days=7)

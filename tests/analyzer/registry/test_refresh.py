@@ -161,3 +161,20 @@ def test_history_cap_keeps_current_and_deployed_digest(client: RegistryClient, r
     assert result.change == "moved"
     assert [r.digest for r in state.digests.history] == [deployed, latest]
     assert state.digests.current == latest
+
+
+def test_per_registry_concurrency_bound_and_rate_limit(counting_proxy: FaultProxy, registry: RegistryServer,
+                                                       repo: str) -> None:
+    for i in range(6):
+        push_image(registry.url, repo, f"t{i}", Image.of(f"c{i}"))
+    states = _states(*(external_state(f"{counting_proxy.host}/{repo}:t{i}") for i in range(6)))
+    sleeps: list[float] = []
+    config = RegistriesConfig.model_validate(
+        {"hosts": {counting_proxy.host: {"maxConcurrent": 1, "requestsPerSecond": 0.01}}})
+    with RegistryClient(config, sleep=sleeps.append) as c:
+        outcomes = refresh_all(c, states, T0, 50, workers=6)
+    assert all(r.change == "new" for _, r in outcomes)
+    assert counting_proxy.count("HEAD") == 6
+    assert counting_proxy.max_in_flight == 1
+    # Burst of 1, then every further request had to wait for the 0.01/s bucket.
+    assert len(sleeps) == 5 and all(s > 0 for s in sleeps)
