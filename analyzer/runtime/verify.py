@@ -113,9 +113,14 @@ def judge_build(views: Sequence[ImageView], bases: Sequence[BaseView]) -> Verdic
     return Verdict(True, f"built on {seen}{note}")
 
 
-def previous_result(state: ImageState | None) -> str | None:
+def last_success(state: ImageState | None) -> RebuildRecord | None:
     succeeded = [r for r in (state.rebuilds if state else []) if r.outcome == "succeeded" and r.result_digest]
-    return max(succeeded, key=lambda r: r.at).result_digest if succeeded else None
+    return max(succeeded, key=lambda r: r.at) if succeeded else None
+
+
+def already_verified(last: RebuildRecord | None, bases: Mapping[str, str]) -> bool:
+    """A re-run of the verification for a build already recorded on exactly these base digests (pure)."""
+    return last is not None and all(last.base_digests.get(ref) == digest for ref, digest in bases.items())
 
 
 # --- IO -------------------------------------------------------------------------------------------
@@ -178,7 +183,16 @@ def run_verify(request: VerifyRequest, io: VerifyIO) -> Verdict:
     """Poll (bounded) until the tag moves to a build on the vetted bases; record the outcome either way."""
     states = io.state.load()
     state = states.get(request.ref)
-    previous = previous_result(state)
+    last = last_success(state)
+    previous = last.result_digest if last else None
+    bases = {state_ref_for(states, ref): digest for ref, digest in request.bases.items()}
+    if already_verified(last, bases):
+        try:
+            current = io.registry.head_tag(parse_reference(request.ref)).digest
+        except RegistryError:
+            current = None
+        if current == previous:
+            return Verdict(True, f"already verified: {request.ref} is {previous} built on these base digests")
     platforms = list(state.managed.platforms) if state and state.managed and state.managed.platforms \
         else [DEFAULT_PLATFORM]
     deadline = io.now() + request.timeout
@@ -200,7 +214,7 @@ def run_verify(request: VerifyRequest, io: VerifyIO) -> Verdict:
         io.log(f"waiting: {reason}")
         io.sleep(request.interval.total_seconds())
     record = RebuildRecord(at=io.now(), outcome="succeeded" if verdict.ok else "failed",
-                           base_digests={state_ref_for(states, ref): digest for ref, digest in request.bases.items()},
+                           base_digests=bases,
                            result_digest=result,
                            reason=None if verdict.ok else verdict.reason)
     where = io.state.record([RebuildAppend(ref=request.ref, rebuild=record)])

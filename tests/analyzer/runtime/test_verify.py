@@ -152,3 +152,12 @@ def test_command_exit_codes(setup: Setup) -> None:
     bad = subprocess.run([*args[:-2], "--base-digests=python", f"--state-repo={setup.remote}"], cwd=ROOT, env=env,
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "carries no digest" in bad.stderr
+
+
+def test_a_rerun_for_an_already_verified_build_passes_without_a_new_record(setup: Setup) -> None:
+    setup.push_app(setup.base2, "app build 2")
+    assert setup.run(Clock(NOW))[0]
+    count = len(setup.app_state("first").rebuilds)
+    ok, reason, _ = setup.run(Clock(NOW + timedelta(hours=1)))
+    assert ok and reason.startswith("already verified")
+    assert len(setup.app_state("second").rebuilds) == count
