@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -52,9 +53,9 @@ def command(warehouse: str, repository: str, tag: str, digest: str, delay: str, 
         log(f"FAILED: invalid argument: {exc}")
         sys.exit(2)
     try:
-        with registry_client(config_path) as registry:
-            io = GateIO(state_access("gate", state_repo, state_branch, state_path, state_dir), registry,
-                        KubernetesFreightSource.in_cluster(), utcnow, time.sleep, log)
+        with registry_client(config_path) as registry, tempfile.TemporaryDirectory(prefix="image-factory-") as tmp:
+            state = state_access("gate", state_repo, state_branch, state_path, state_dir, Path(tmp) / "state")
+            io = GateIO(state, registry, KubernetesFreightSource.in_cluster(), utcnow, time.sleep, log)
             outcome = run_gate(request, io)
     except StateRepoError as exc:
         log(f"FAILED: {exc}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -38,9 +39,10 @@ def command(image: str, ref: str, base_digests: str, timeout: str, interval: str
         log(f"FAILED: invalid argument: {exc}")
         sys.exit(2)
     try:
-        with registry_client(config_path) as registry:
-            io = VerifyIO(state_access("verify-rebuild", state_repo, state_branch, state_path, state_dir),
-                          registry, utcnow, time.sleep, log)
+        with registry_client(config_path) as registry, tempfile.TemporaryDirectory(prefix="image-factory-") as tmp:
+            state = state_access("verify-rebuild", state_repo, state_branch, state_path, state_dir,
+                                 Path(tmp) / "state")
+            io = VerifyIO(state, registry, utcnow, time.sleep, log)
             verdict = run_verify(request, io)
     except StateRepoError as exc:
         log(f"FAILED: {exc}")

@@ -42,13 +42,14 @@ def logger(job: str) -> Callable[[str], None]:
 
 
 def state_access(job: str, state_repo: str | None, state_branch: str, state_path: str,
-                 state_dir: Path | None) -> StateAccess:
+                 state_dir: Path | None, workdir: Path | None = None) -> StateAccess:
+    """Local directory, or the git remote (one working copy in `workdir`, reused for reading and recording)."""
     if state_dir is not None:
         return LocalStateAccess(state_dir)
     if not state_repo:
         click.echo(f"{job}: FAILED: no state: pass --state-repo (or set {ENV_REPO}) or --state DIR", err=True)
         sys.exit(2)
-    return GitStateAccess(StateRemote(state_repo, state_branch, state_path), log=logger(job))
+    return GitStateAccess(StateRemote(state_repo, state_branch, state_path), workdir, log=logger(job))
 
 
 def registry_client(config_path: Path | None) -> RegistryClient:
