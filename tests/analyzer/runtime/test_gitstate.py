@@ -172,3 +172,17 @@ def test_sigkill_while_writing_leaves_the_previous_file(remote: Path, tmp_path: 
     assert result.commit is not None and not list(file.parent.glob("*.tmp"))
     states = read_remote_states(remote, tmp_path / "check")
     assert [r.result_digest for r in states[APP].rebuilds] == [digest(101), digest(102)]
+
+
+def test_state_remote_password_stays_in_the_environment(remote: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IMAGE_FACTORY_STATE_PASSWORD", "pa55-never-on-disk")
+    workdir = tmp_path / "work"
+    record_to_git(StateRemote(url=str(remote)), [rebuild(1)], workdir=workdir)
+    config = (workdir / ".git" / "config").read_text()
+    assert "credential" in config and "IMAGE_FACTORY_STATE_PASSWORD" in config
+    assert "pa55-never-on-disk" not in config
+    helper = git.Repo(workdir).git.config("credential.helper")
+    answer = subprocess.run(["sh", "-c", helper.removeprefix("!") + " get"], capture_output=True, text=True,
+                            env={**os.environ, "IMAGE_FACTORY_STATE_USERNAME": "bot"})
+    assert answer.stdout.splitlines() == ["username=bot", "password=pa55-never-on-disk"]
