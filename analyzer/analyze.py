@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from analyzer.config.loader import load_fleet
+from analyzer.config.loader import include_matches, load_fleet
 from analyzer.config.model import EnrolledImage, Fleet
 from analyzer.discovery.dockerfile import analyze_dockerfile
 from analyzer.errors import InputError
 from analyzer.graph import DependencyCycle
-from analyzer.sources.cache import BlobIndex, JsonCache, ParseCache, code_version, run_fingerprint, state_signature
+from analyzer.sources.cache import BlobIndex, JsonCache, ParseCache, code_version, config_fingerprint, state_signature
 from analyzer.sources.git import GitCache, SourceError, resolve_repo_url
 from analyzer.state.plan import Discovery, StatePlan, plan_state
 from analyzer.state.store import images_dir, load_states, remove_states, save_states
@@ -138,22 +138,51 @@ def discover_fleet(fleet: Fleet, sources: Sources, heads: dict[tuple[str, str], 
     return results
 
 
+def _config_fingerprint(config: Path, include: list[str]) -> str:
+    return config_fingerprint(config, [f for pattern in include for f in include_matches(config, pattern)])
+
+
+def _nothing_moved(last: dict[str, Any], config: Path, state_dir: Path, sources: Sources) -> bool:
+    """The last complete run's inputs are all unchanged: config bytes, every source ref, the state files.
+
+    Costs a hash of the config files, one ref lookup per repository and a stat per state file;
+    no YAML is parsed and nothing is fetched.
+    """
+    try:
+        if _config_fingerprint(config, last["include"]) != last["config"]:
+            return False
+    except OSError:
+        return False
+    if last["state"] != state_signature(images_dir(state_dir)):
+        return False
+    wanted = [(url, ref, commit) for url, ref, commit in last["heads"]]
+
+    def moved(item: tuple[str, str, str]) -> bool:
+        try:
+            return sources.git.head(item[0], item[1]) != item[2]
+        except SourceError:
+            return True
+
+    with ThreadPoolExecutor(max_workers=MAX_PARALLEL_FETCHES) as pool:
+        return not any(pool.map(moved, wanted))
+
+
 def run_analyze(config: Path, state_dir: Path, cache_dir: Path, prune: bool = False,
                 progress: Progress | None = None) -> AnalyzeResult:
-    """Validate everything first; write state only when the whole input is valid."""
-    fleet = load_fleet(config)
+    """Validate everything first; write state only when the whole input is valid.
+
+    When nothing moved since the last complete run (same config, refs and state files), nothing is
+    parsed or written and the last summary is returned.
+    """
     sources = Sources(cache_dir)
-    heads = resolve_heads(fleet, sources)
     last_runs = JsonCache(cache_dir / "last-runs.json", code_version())
     run_key = hashlib.sha256(f"{config.resolve()}\0{state_dir.resolve()}".encode()).hexdigest()[:16]
-    fingerprint = None
-    if not any(isinstance(h, SourceError) for h in heads.values()):
-        fingerprint = run_fingerprint([Path(f) for f in fleet.files], heads, last_runs.version)  # type: ignore[arg-type]
-        last = last_runs.data.get(run_key)
-        if (not prune and last and last["fingerprint"] == fingerprint
-                and last["state"] == state_signature(images_dir(state_dir))):
-            return AnalyzeResult(summary=last["summary"], unchanged_inputs=True)
+    last = last_runs.data.get(run_key)
+    if last and not prune and _nothing_moved(last, config, state_dir, sources):
+        return AnalyzeResult(summary=last["summary"], unchanged_inputs=True)
 
+    fleet = load_fleet(config)
+    heads = resolve_heads(fleet, sources)
     previous = load_states(state_dir)
     discoveries = discover_fleet(fleet, sources, heads, progress)
     sources.save()
@@ -164,9 +193,12 @@ def run_analyze(config: Path, state_dir: Path, cache_dir: Path, prune: bool = Fa
     changed = save_states(state_dir, plan.states.values())
     pruned = remove_states(state_dir, plan.orphans) if prune else []
     result = AnalyzeResult(summary=summarize(plan), changed=changed, pruned=pruned)
-    if fingerprint and not result.partial:
-        last_runs.data[run_key] = {"fingerprint": fingerprint, "state": state_signature(images_dir(state_dir)),
-                                   "summary": result.summary}
+    if not result.partial:
+        last_runs.data[run_key] = {
+            "config": _config_fingerprint(config, fleet.include), "include": fleet.include,
+            "heads": sorted([url, ref, commit] for (url, ref), commit in heads.items()),
+            "state": state_signature(images_dir(state_dir)), "summary": result.summary,
+        }
         last_runs.dirty = True
         last_runs.save()
     return result

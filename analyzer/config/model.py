@@ -347,6 +347,7 @@ class Fleet(BaseModel):
     root: str
     files: list[str]
     """Every enrollment file read (root first), for fingerprinting."""
+    include: list[str] = Field(default_factory=list)
     defaults: Defaults
     images: list[EnrolledImage]
     registries: RegistriesConfig = Field(default_factory=lambda: RegistriesConfig.model_validate({}))

@@ -35,3 +35,18 @@ ANNOTATION_HOLD = f"{DOMAIN}/hold"
 
 GATE_ARG_DELAY = "delay"
 """The gate AnalysisTemplate argument carrying the soak delay; must equal the soak Stage's LABEL_DELAY."""
+GATE_ARG_WAREHOUSE = "warehouse"
+GATE_ARG_REPOSITORY = "repository"
+GATE_ARG_TAG = "tag"
+GATE_ARG_DIGEST = "digest"
+"""Gate AnalysisTemplate arguments (with GATE_ARG_DELAY); the gate job gets them as `--<name>=<value>`."""
+
+VERIFY_ARG_IMAGE = "image"
+VERIFY_ARG_REF = "ref"
+VERIFY_ARG_BASE_DIGESTS = "base-digests"
+"""Verify-rebuild AnalysisTemplate arguments; the verify job gets them as `--<name>=<value>`."""
+
+TRIGGER_INPUT_IMAGE = "image"
+TRIGGER_INPUT_BASE_DIGESTS = "base-digests"
+"""Inputs of the GitHub `workflow_dispatch` (and keys of the webhook JSON body) a rebuild sends.
+`base-digests` is a comma-separated list of vetted `registry/repository:tag@sha256:…` references."""

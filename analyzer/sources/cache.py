@@ -105,9 +105,6 @@ def state_signature(folder: Path) -> str:
     return _digest(sorted(entries))
 
 
-def run_fingerprint(config_files: Iterable[Path], heads: Mapping[tuple[str, str], str], version: str) -> str:
-    parts = [version]
-    for path in config_files:
-        parts += [str(path), hashlib.sha256(path.read_bytes()).hexdigest()]
-    parts += [f"{url} {ref} {commit}" for (url, ref), commit in sorted(heads.items())]
-    return _digest(parts)
+def config_fingerprint(root: Path, include_files: Iterable[Path]) -> str:
+    """The enrollment's identity: the root file and every included file, by content."""
+    return _digest(f"{path}:{hashlib.sha256(path.read_bytes()).hexdigest()}" for path in [root, *include_files])

@@ -85,7 +85,7 @@ class GitCache:
         try:
             if path is not None:
                 with git.Repo(path) as local:
-                    return str(local.commit(ref).hexsha)
+                    return _local_head(local, ref)
             refs = self._ls_remote(url)
         except _GIT_ERRORS as exc:
             raise SourceError(f"cannot read {redact_url(url)}: {_detail(exc)}") from None
@@ -152,6 +152,14 @@ class GitCache:
         commit = self.head(url, ref)
         blob = self.blob_id(url, commit, path)
         return SourceFile(text=self.read_blob(url, commit, blob, path), commit=commit, blob=blob)
+
+
+def _local_head(repo: git.Repo, ref: str) -> str:
+    """A branch is read from the ref files directly (no `cat-file` process); anything else via rev-parse."""
+    try:
+        return str(git.SymbolicReference.dereference_recursive(repo, f"refs/heads/{ref}"))
+    except (ValueError, OSError):
+        return str(repo.commit(ref).hexsha)
 
 
 def _has_commit(repo: git.Repo, commit: str) -> bool:

@@ -8,9 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import git
 import pytest
 import yaml
+
+from tests.support.gitrepos import make_remote, push_change
 
 ROOT = Path(__file__).resolve().parents[2]
 PY = "docker.io~library~python@3.12-slim.yaml"
@@ -22,33 +23,6 @@ def run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run([sys.executable, "-m", "analyzer", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=120)
-
-
-def make_remote(tmp_path: Path, name: str, files: dict[str, str]) -> Path:
-    """A bare repository `name.git` with one commit on main holding `files`."""
-    work = tmp_path / "work" / name
-    repo = git.Repo.init(work, initial_branch="main")
-    for path, text in files.items():
-        (work / path).parent.mkdir(parents=True, exist_ok=True)
-        (work / path).write_text(text)
-    repo.git.add("--all")
-    repo.git.commit("-m", "init", "--no-gpg-sign", env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
-                                                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"})
-    bare = tmp_path / "remotes" / f"{name}.git"
-    git.Repo.clone_from(work, bare, bare=True)
-    return bare
-
-
-def push_change(remote: Path, path: str, text: str) -> None:
-    work = remote.parent.parent / "push" / remote.stem
-    if work.exists():
-        shutil.rmtree(work)
-    repo = git.Repo.clone_from(remote, work)
-    (work / path).write_text(text)
-    repo.git.add("--all")
-    repo.git.commit("-m", "change", env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
-                                         "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"})
-    repo.git.push("origin", "main")
 
 
 @pytest.fixture()

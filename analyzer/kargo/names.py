@@ -1,0 +1,80 @@
+"""Kubernetes object names for rendered Kargo resources: DNS-1123 labels, deterministic and unique.
+
+A name is readable when it fits (`python-3-12-slim`, `rebuild-api`); when it must be shortened, or
+when two different keys would read the same, a short hash of the *full key* is appended, so the
+same inputs always give the same names and different keys never collide.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+
+from analyzer.discovery.reference import DEFAULT_DOMAIN, OFFICIAL_REPO_PREFIX, parse_reference
+
+MAX_LENGTH = 63
+HASH_LENGTH = 6
+_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_INVALID_RUN = re.compile(r"[^a-z0-9]+")
+
+
+def is_dns_label(name: str) -> bool:
+    return bool(_LABEL_RE.match(name))
+
+
+def short_hash(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:HASH_LENGTH]
+
+
+def sanitize(text: str) -> str:
+    """Lowercase; every run of characters outside [a-z0-9] becomes one '-'; no leading/trailing '-'."""
+    return _INVALID_RUN.sub("-", text.lower()).strip("-")
+
+
+def with_hash(readable: str, key: str, max_length: int = MAX_LENGTH) -> str:
+    """`readable` cut to fit, plus `-<hash of key>`."""
+    suffix = short_hash(key)
+    head = readable[: max_length - len(suffix) - 1].rstrip("-")
+    return f"{head}-{suffix}" if head else f"h{suffix}"
+
+
+def dns_label(*parts: str, key: str | None = None, max_length: int = MAX_LENGTH) -> str:
+    """A DNS-1123 label from `parts`; hashed on `key` (default: the parts) when it had to be shortened."""
+    readable = sanitize("-".join(p for p in parts if p))
+    full_key = key if key is not None else "\x00".join(parts)
+    if not readable:
+        return with_hash("x", full_key, max_length)
+    if len(readable) <= max_length:
+        return readable
+    return with_hash(readable, full_key, max_length)
+
+
+def ref_slug(ref: str) -> str:
+    """Readable slug of a tracked reference: Docker Hub official images drop the registry and `library/`
+    (`docker.io/library/python:3.12-slim` → `python-3-12-slim`); others keep host and path."""
+    parsed = parse_reference(ref)
+    if parsed.registry == DEFAULT_DOMAIN:
+        repository = parsed.repository.removeprefix(OFFICIAL_REPO_PREFIX)
+        return sanitize(f"{repository}-{parsed.tag or 'latest'}")
+    return sanitize(f"{parsed.registry}-{parsed.repository}-{parsed.tag or 'latest'}")
+
+
+def unique_names(candidates: Mapping[str, str], max_length: int = MAX_LENGTH) -> dict[str, str]:
+    """Key → name where every name is unique: keys whose candidate is shared get a hash of the key.
+
+    Deterministic: the result depends only on the mapping's content, not on its order.
+    """
+    counts: dict[str, int] = {}
+    for name in candidates.values():
+        counts[name] = counts.get(name, 0) + 1
+    result = {key: (with_hash(name, key, max_length) if counts[name] > 1 else name)
+              for key, name in candidates.items()}
+    taken: dict[str, str] = {}
+    for key in sorted(result):
+        name = result[key]
+        if name in taken:  # a hashed name equal to another's readable name: hash again, deterministically
+            name = with_hash(name, f"{key}\x00{name}", max_length)
+            result[key] = name
+        taken[name] = key
+    return result

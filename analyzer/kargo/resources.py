@@ -1,0 +1,260 @@
+"""Typed models of the Kargo (kargo.akuity.io/v1alpha1) and Argo Rollouts (argoproj.io/v1alpha1) objects
+Image Factory renders. Field names serialize exactly as in the CRDs; unset optional fields are omitted.
+
+Only the fields Image Factory writes are modelled; the CRD schemas in the tests check the rest.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+KARGO_API_VERSION = "kargo.akuity.io/v1alpha1"
+ARGO_API_VERSION = "argoproj.io/v1alpha1"
+
+
+class Spec(BaseModel):
+    """Base of every nested model: camelCase on the wire, unknown fields rejected, immutable."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class ObjectMeta(Spec):
+    name: str
+    namespace: str | None = None
+    labels: dict[str, str] | None = None
+    annotations: dict[str, str] | None = None
+
+
+# --- Warehouse -------------------------------------------------------------------------------------
+
+class ImageSubscription(Spec):
+    """`spec.subscriptions[].image`; validated by Kargo's webhook against subscriptions/image.json.
+    There is deliberately no `allowTags`/`ignoreTags`: since Kargo v1.11 they make discovery fail."""
+
+    repo_url: str = Field(alias="repoURL")
+    image_selection_strategy: Literal["Digest", "SemVer", "Lexical", "NewestBuild"] = "Digest"
+    constraint: str | None = None
+    allow_tags_regexes: list[str] | None = None
+    ignore_tags_regexes: list[str] | None = None
+    platform: str | None = None
+    discovery_limit: int | None = None
+
+
+class Subscription(Spec):
+    image: ImageSubscription
+
+
+class WarehouseSpec(Spec):
+    interval: str
+    freight_creation_policy: Literal["Automatic", "Manual"] = "Automatic"
+    subscriptions: list[Subscription]
+
+
+# --- Stage -----------------------------------------------------------------------------------------
+
+class FreightOrigin(Spec):
+    kind: Literal["Warehouse"] = "Warehouse"
+    name: str
+
+
+class FreightSources(Spec):
+    direct: bool | None = None
+    stages: list[str] | None = None
+    availability_strategy: Literal["All", "OneOf"] | None = None
+
+
+class RequestedFreight(Spec):
+    origin: FreightOrigin
+    sources: FreightSources
+
+
+class StepRetry(Spec):
+    timeout: str | None = None
+    error_threshold: int | None = None
+
+
+class PromotionStep(Spec):
+    uses: str
+    step_alias: str | None = Field(None, serialization_alias="as",
+                                   validation_alias=AliasChoices("as", "step_alias"))
+    config: dict[str, Any] | None = None
+    retry: StepRetry | None = None
+
+
+class PromotionTemplateSpec(Spec):
+    steps: list[PromotionStep] = Field(min_length=1)
+
+
+class PromotionTemplate(Spec):
+    spec: PromotionTemplateSpec
+
+
+class AnalysisTemplateReference(Spec):
+    name: str
+    kind: Literal["AnalysisTemplate", "ClusterAnalysisTemplate"] = "AnalysisTemplate"
+
+
+class AnalysisRunArgument(Spec):
+    name: str
+    value: str
+
+
+class Verification(Spec):
+    analysis_templates: list[AnalysisTemplateReference]
+    args: list[AnalysisRunArgument] | None = None
+
+
+class StageSpec(Spec):
+    requested_freight: list[RequestedFreight] = Field(min_length=1)
+    promotion_template: PromotionTemplate
+    verification: Verification | None = None
+
+
+# --- ProjectConfig ---------------------------------------------------------------------------------
+
+class PromotionPolicySelector(Spec):
+    match_labels: dict[str, str]
+
+
+class PromotionPolicy(Spec):
+    stage_selector: PromotionPolicySelector
+    auto_promotion_enabled: bool
+
+
+class ProjectConfigSpec(Spec):
+    promotion_policies: list[PromotionPolicy]
+
+
+# --- AnalysisTemplate (Argo Rollouts) --------------------------------------------------------------
+
+class Argument(Spec):
+    name: str
+    value: str | None = None
+
+
+class SecretEnvSource(Spec):
+    name: str
+
+
+class EnvFromSource(Spec):
+    secret_ref: SecretEnvSource
+
+
+class ResourceRequirements(Spec):
+    requests: dict[str, str]
+    limits: dict[str, str]
+
+
+class Container(Spec):
+    name: str
+    image: str
+    command: list[str]
+    args: list[str]
+    env_from: list[EnvFromSource] | None = None
+    resources: ResourceRequirements
+
+
+class PodSpec(Spec):
+    restart_policy: Literal["Never", "OnFailure"] = "Never"
+    service_account_name: str
+    containers: list[Container]
+
+
+class PodTemplate(Spec):
+    metadata: dict[str, dict[str, str]] | None = None
+    spec: PodSpec
+
+
+class JobSpec(Spec):
+    backoff_limit: int
+    active_deadline_seconds: int
+    template: PodTemplate
+
+
+class JobMetric(Spec):
+    spec: JobSpec
+
+
+class MetricProvider(Spec):
+    job: JobMetric
+
+
+class Metric(Spec):
+    name: str
+    provider: MetricProvider
+
+
+class AnalysisTemplateSpec(Spec):
+    args: list[Argument]
+    metrics: list[Metric]
+
+
+# --- Top-level objects -----------------------------------------------------------------------------
+
+class KubeObject(BaseModel):
+    """One Kubernetes object: `to_manifest()` gives apiVersion, kind, metadata, spec in that order."""
+
+    model_config = ConfigDict(frozen=True)
+
+    api_version: ClassVar[str]
+    kind: ClassVar[str]
+    metadata: ObjectMeta
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+    def spec_dict(self) -> dict[str, Any] | None:
+        spec = getattr(self, "spec", None)
+        return spec.to_dict() if isinstance(spec, Spec) else None
+
+    def to_manifest(self) -> dict[str, Any]:
+        manifest: dict[str, Any] = {"apiVersion": self.api_version, "kind": self.kind,
+                                    "metadata": self.metadata.to_dict()}
+        spec = self.spec_dict()
+        if spec is not None:
+            manifest["spec"] = spec
+        return manifest
+
+
+class Project(KubeObject):
+    """Cluster-scoped; creates the namespace of the same name. Has no spec in v1.11."""
+
+    api_version: ClassVar[str] = KARGO_API_VERSION
+    kind: ClassVar[str] = "Project"
+
+
+class ProjectConfig(KubeObject):
+    api_version: ClassVar[str] = KARGO_API_VERSION
+    kind: ClassVar[str] = "ProjectConfig"
+    spec: ProjectConfigSpec
+
+
+class Warehouse(KubeObject):
+    api_version: ClassVar[str] = KARGO_API_VERSION
+    kind: ClassVar[str] = "Warehouse"
+    spec: WarehouseSpec
+
+
+class Stage(KubeObject):
+    api_version: ClassVar[str] = KARGO_API_VERSION
+    kind: ClassVar[str] = "Stage"
+    spec: StageSpec
+
+
+class AnalysisTemplate(KubeObject):
+    api_version: ClassVar[str] = ARGO_API_VERSION
+    kind: ClassVar[str] = "AnalysisTemplate"
+    spec: AnalysisTemplateSpec
+
+
+KargoObject = Project | ProjectConfig | Warehouse | Stage | AnalysisTemplate
+
+KIND_ORDER = {"Project": 0, "ProjectConfig": 1, "AnalysisTemplate": 2, "Warehouse": 3, "Stage": 4}
+"""Apply order: the Project (namespace) first, Stages (which reference the rest) last."""

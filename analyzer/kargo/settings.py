@@ -1,0 +1,89 @@
+"""Deployment settings of the rendered Kargo project: the Pulumi stack config (`image-factory:<key>`)
+and `image-factory render --stack-config` read the same keys, so both render the same objects."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from analyzer.config.model import DnsLabel, Duration, SecretName
+from analyzer.errors import InputError, Problem
+from analyzer.yamlio import load_located
+
+CONFIG_NAMESPACE = "image-factory"
+GO_DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(s|m|h))+$"
+
+
+class JobResources(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    requests: dict[str, str] = Field(default_factory=lambda: {"cpu": "50m", "memory": "128Mi"})
+    limits: dict[str, str] = Field(default_factory=lambda: {"cpu": "500m", "memory": "512Mi"})
+
+
+class Settings(BaseModel):
+    """Everything about the Kargo project that is not in images.yaml or state/."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    project: DnsLabel = "image-factory"
+    """Kargo Project name; also its namespace."""
+    analyzer_image: Annotated[str, Field(min_length=1)] = Field(
+        default="ghcr.io/image-factory/image-factory:0.1.0", alias="analyzerImage")
+    warehouse_interval: Annotated[str, Field(pattern=GO_DURATION_PATTERN)] = Field(
+        default="5m0s", alias="warehouseInterval")
+    service_account: DnsLabel = Field(default="image-factory-jobs", alias="serviceAccount")
+    job_secrets: list[SecretName] = Field(
+        default_factory=lambda: ["image-factory-registry", "image-factory-state-repo"], alias="jobSecrets")
+    """Secrets whose keys become the analysis jobs' environment (registry and state-repo credentials)."""
+    trigger_token_key: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")] = Field(
+        default="token", alias="triggerTokenKey")
+    """Key, inside each trigger Secret, of the token sent as `Authorization: Bearer …`."""
+    trigger_timeout: Annotated[str, Field(pattern=GO_DURATION_PATTERN)] = Field(
+        default="30m", alias="triggerTimeout")
+    job_backoff_limit: Annotated[int, Field(ge=0, le=10)] = Field(default=2, alias="jobBackoffLimit")
+    verify_deadline: Duration = Field(default=timedelta(hours=2), alias="verifyDeadline")
+    gate_deadline_margin: Duration = Field(default=timedelta(hours=1), alias="gateDeadlineMargin")
+    job_resources: JobResources = Field(default_factory=JobResources, alias="jobResources")
+    render_yaml_to_directory: str | None = Field(default=None, alias="renderYamlToDirectory")
+    """Pulumi only: render manifests for Argo CD instead of applying them (GitOps mode); relative to infra/,
+    the program's working directory. Empty means apply to the cluster."""
+
+    @field_validator("render_yaml_to_directory")
+    @classmethod
+    def _empty_is_off(cls, value: str | None) -> str | None:
+        return value or None
+
+
+def settings_from_config(values: dict[str, Any], source: str = "stack config") -> Settings:
+    """Settings from `image-factory:<key>` values (strings as Pulumi passes them, or YAML values)."""
+    data: dict[str, Any] = {}
+    for key, value in values.items():
+        name = key.split(":", 1)[1] if key.startswith(f"{CONFIG_NAMESPACE}:") else key
+        if ":" in name:
+            continue  # another package's config (e.g. kubernetes:context)
+        if isinstance(value, str) and value.startswith(("[", "{")):
+            try:
+                value = json.loads(value)  # structured config arrives from Pulumi as a JSON string
+            except json.JSONDecodeError as exc:
+                raise InputError.single(source, f"not valid JSON: {exc.msg}",
+                                        field_name=f"{CONFIG_NAMESPACE}:{name}") from None
+        data[name] = value
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise InputError([Problem(source, None, f"{CONFIG_NAMESPACE}:" + ".".join(map(str, e["loc"])),
+                                  e["msg"].removeprefix("Value error, ")) for e in exc.errors()]) from None
+
+
+def load_stack_settings(path: Path) -> Settings:
+    """Settings from a `Pulumi.<stack>.yaml` file's `config:` map."""
+    doc = load_located(path)
+    config = (doc.data or {}).get("config") or {}
+    if not isinstance(config, dict):
+        raise InputError.single(path, "config must be a mapping", doc.line_of(("config",)), "config")
+    return settings_from_config(config, str(path))

@@ -1,0 +1,92 @@
+"""Every rule with its name, scope, default level and config properties: the one list that both
+`image-factory check` and the CrossGuard pack are built from."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from analyzer.rules import credentials, delay, hygiene, tags
+from analyzer.rules.model import Finding, Level, Resource, Violation
+from analyzer.rules.settings import PolicySettings
+
+ResourceCheck = Callable[[Resource, PolicySettings], list[Finding]]
+StackCheck = Callable[[Sequence[Resource], PolicySettings], list[Finding]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    description: str
+    level: Level
+    check: ResourceCheck | StackCheck
+    stack: bool = False
+    config: tuple[str, ...] = ()
+    """Config property aliases of PolicySettings this rule reads (its CrossGuard `config_schema`)."""
+
+    def level_in(self, settings: PolicySettings) -> Level:
+        return settings.levels.get(self.name, self.level)
+
+
+M, A = Level.MANDATORY, Level.ADVISORY
+
+RULES: tuple[Rule, ...] = (
+    Rule("soak-delay-bounds", "A soak Stage's delay is within the configured minimum and maximum.", M,
+         delay.soak_delay_bounds, config=("minimumDelayDays", "maximumDelayDays")),
+    Rule("no-direct-freight", "Only soak Stages take freight direct from a Warehouse, unless a valid, "
+         "unexpired expedite override allows it.", M, delay.no_direct_freight, config=("maximumExpediteDays",)),
+    Rule("required-soak-time", "requiredSoakTime is a debounce, not a delay; the soak gate is the delay.", A,
+         delay.required_soak_time),
+    Rule("rebuild-path-soaked", "Every path from a Warehouse into a rebuild Stage passes a soak Stage.", M,
+         delay.rebuild_path_soaked, stack=True),
+    Rule("soak-delay-matches-gate", "A soak Stage's declared delay equals the delay its gate verification "
+         "passes.", M, delay.soak_delay_matches_gate, stack=True),
+    Rule("tag-regex-re2", "Tag regexes compile under RE2 (Go regexp), which Kargo uses.", M, tags.tag_regex_re2),
+    Rule("tag-regex-anchored", "Tag regexes are anchored (^…$).", M, tags.tag_regex_anchored),
+    Rule("tag-regex-too-broad", "No tag regex matches every tag.", M, tags.tag_regex_too_broad),
+    Rule("tag-admits-latest", "Warehouses neither admit nor follow the `latest` tag.", M, tags.tag_admits_latest,
+         config=("allowLatest",)),
+    Rule("digest-constraint-literal", "With the Digest strategy, constraint is one literal tag.", M,
+         tags.digest_constraint_literal),
+    Rule("deprecated-tag-fields", "No allowTags/ignoreTags (discovery fails on Kargo 1.11+) or "
+         "semverConstraint.", M, tags.deprecated_tag_fields),
+    Rule("warehouse-interval-floor", "Warehouse discovery interval is set and not below the floor.", M,
+         hygiene.warehouse_interval_floor, config=("minimumIntervalMinutes",)),
+    Rule("discovery-limit-bounds", "discoveryLimit is a whole number within bounds.", M,
+         hygiene.discovery_limit_bounds, config=("minimumDiscoveryLimit", "maximumDiscoveryLimit")),
+    Rule("no-inline-credentials", "No credentials inline: http headers use secret(), nothing looks like a "
+         "token or password.", M, credentials.no_inline_credentials),
+    Rule("no-managed-image-warehouse", "No Warehouse follows a managed image.", M,
+         hygiene.no_managed_image_warehouse, stack=True),
+    Rule("rebuild-graph-acyclic", "The Stage graph has no cycle.", M, hygiene.rebuild_graph_acyclic, stack=True),
+    Rule("one-rebuild-stage-per-image", "Every managed image has exactly one rebuild Stage.", M,
+         hygiene.one_rebuild_stage_per_image, stack=True, config=("managedImages",)),
+)
+
+BY_NAME = {rule.name: rule for rule in RULES}
+
+
+def to_violations(rule: Rule, level: Level, findings: list[Finding]) -> list[Violation]:
+    return [Violation(rule.name, level, f.resource.type if f.resource else "",
+                      f.resource.name if f.resource else "", f.message,
+                      f.resource.source if f.resource else None) for f in findings]
+
+
+def run_rule(rule: Rule, resources: Sequence[Resource], settings: PolicySettings) -> list[Finding]:
+    """The rule's findings over all resources (a resource rule runs once per resource)."""
+    if rule.stack:
+        return rule.check(resources, settings)  # type: ignore[arg-type]
+    findings: list[Finding] = []
+    for resource in resources:
+        findings.extend(rule.check(resource, settings))  # type: ignore[arg-type]
+    return findings
+
+
+def evaluate(resources: Sequence[Resource], settings: PolicySettings) -> list[Violation]:
+    """All violations of all enabled rules, at their configured levels, in catalog then resource order."""
+    violations: list[Violation] = []
+    for rule in RULES:
+        level = rule.level_in(settings)
+        if level is not Level.DISABLED:
+            violations.extend(to_violations(rule, level, run_rule(rule, resources, settings)))
+    return violations

@@ -1,0 +1,1 @@
+"""Image Factory's CrossGuard policy pack (`pulumi preview --policy-pack policy`)."""

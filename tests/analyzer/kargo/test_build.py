@@ -1,0 +1,399 @@
+"""The graph rules of the Kargo model on the example fleet (states planned by the real planner)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from analyzer.config.loader import load_fleet
+from analyzer.kargo import conventions as cv
+from analyzer.kargo.build import GraphError, KargoProject, build_project
+from analyzer.kargo.resources import AnalysisTemplate, Stage, Warehouse
+from analyzer.kargo.settings import Settings
+from analyzer.state.model import ImageState
+from tests.support.kargo_fleet import (
+    BASE_NODE,
+    BASE_PYTHON,
+    EXAMPLE_USES,
+    NGINX,
+    copy_config,
+    example_fleet,
+    example_states,
+    plan,
+)
+from tests.support.kargo_schemas import all_problems, expressions_in
+from tests.support.states import external_state, managed_state
+
+
+@pytest.fixture(scope="module")
+def project() -> KargoProject:
+    return build_project(example_fleet(), example_states(), Settings())
+
+
+def stage(project: KargoProject, name: str) -> Stage:
+    obj = project.get("Stage", name)
+    assert isinstance(obj, Stage)
+    return obj
+
+
+def sources(project: KargoProject, name: str) -> dict[str, dict[str, Any]]:
+    """origin Warehouse → sources, of one Stage."""
+    return {r.origin.name: r.sources.to_dict() for r in stage(project, name).spec.requested_freight}
+
+
+def edit_config(tmp_path: Path, change: Any) -> Path:
+    root = copy_config(tmp_path)
+    for file in [root, *sorted((tmp_path / "images.d").glob("*.yaml"))]:
+        data = yaml.safe_load(file.read_text())
+        change(data.get("images", []))
+        file.write_text(yaml.safe_dump(data, sort_keys=False))
+    return root
+
+
+def test_warehouse_per_tracked_external_tag_never_for_managed_images(project: KargoProject) -> None:
+    assert project.summary["warehouses"] == {
+        "busybox-1-36": "docker.io/library/busybox:1.36",
+        "gcr-io-distroless-static-debian12-nonroot": "gcr.io/distroless/static-debian12:nonroot",
+        "nginx-1-27-alpine": NGINX,
+        "node-20-alpine": "docker.io/library/node:20-alpine",
+        "python-3-12-slim": "docker.io/library/python:3.12-slim",
+        "redis-7": "docker.io/library/redis:7",
+    }
+    managed = {image.ref.tracked for image in example_fleet().managed()}
+    for warehouse in project.by_kind("Warehouse"):
+        assert warehouse.metadata.annotations is not None
+        assert warehouse.metadata.annotations[cv.ANNOTATION_REF] not in managed
+
+
+def test_discovered_base_follows_its_tag_by_digest(project: KargoProject) -> None:
+    warehouse = project.get("Warehouse", "python-3-12-slim")
+    assert isinstance(warehouse, Warehouse)
+    assert warehouse.spec.interval == "5m0s"
+    assert warehouse.spec.subscriptions[0].image.to_dict() == {
+        "repoURL": "docker.io/library/python",
+        "imageSelectionStrategy": "Digest",
+        "constraint": "3.12-slim",
+    }
+
+
+def test_enrolled_external_settings_use_regexes_never_allow_tags(project: KargoProject) -> None:
+    manifest = project.get("Warehouse", "redis-7").to_manifest()
+    assert manifest["spec"]["subscriptions"] == [
+        {
+            "image": {
+                "repoURL": "docker.io/library/redis",
+                "imageSelectionStrategy": "SemVer",
+                "constraint": "^7.0.0",
+                "allowTagsRegexes": [r"^7\.\d+\.\d+$"],
+                "discoveryLimit": 10,
+            }
+        }
+    ]
+    assert manifest["metadata"]["annotations"][cv.ANNOTATION_SOURCE] == "images.yaml:61"
+
+
+def test_pinned_base_renders_nothing_and_is_reported(project: KargoProject) -> None:
+    assert [p["base"].split("@")[0] for p in project.summary["pinned"]] == ["docker.io/library/golang:1.23"]
+    assert not any("golang" in w.name for w in project.by_kind("Warehouse"))
+    assert sources(project, "rebuild-edge-proxy") == {
+        "gcr-io-distroless-static-debian12-nonroot": {"stages": ["soak-gcr-io-distroless-static-debian12-nonroot-168h"]}
+    }
+
+
+def test_soak_stage_per_warehouse_and_delay_actually_used(project: KargoProject) -> None:
+    assert project.summary["soakStages"] == {
+        "soak-busybox-1-36-336h": {"warehouse": "busybox-1-36", "delay": "336h"},
+        "soak-gcr-io-distroless-static-debian12-nonroot-168h": {
+            "warehouse": "gcr-io-distroless-static-debian12-nonroot",
+            "delay": "168h",
+        },
+        "soak-nginx-1-27-alpine-168h": {"warehouse": "nginx-1-27-alpine", "delay": "168h"},
+        "soak-node-20-alpine-168h": {"warehouse": "node-20-alpine", "delay": "168h"},
+        "soak-python-3-12-slim-168h": {"warehouse": "python-3-12-slim", "delay": "168h"},
+    }  # ml-runtime (240h) reaches python only through base-python: no 240h soak; redis is unused
+
+
+def test_soak_stage_is_regular_direct_and_gated(project: KargoProject) -> None:
+    soak = stage(project, "soak-python-3-12-slim-168h")
+    assert sources(project, soak.name) == {"python-3-12-slim": {"direct": True}}
+    (step,) = soak.spec.promotion_template.spec.steps
+    assert step.uses == "compose-output"
+    assert soak.spec.verification is not None
+    assert [t.name for t in soak.spec.verification.analysis_templates] == ["gate"]
+    args = {a.name: a.value for a in soak.spec.verification.args or []}
+    image = 'imageFrom("docker.io/library/python", warehouse("python-3-12-slim"))'
+    assert args == {
+        cv.GATE_ARG_WAREHOUSE: "python-3-12-slim",
+        cv.GATE_ARG_REPOSITORY: "docker.io/library/python",
+        cv.GATE_ARG_TAG: f"${{{{ {image}.Tag }}}}",
+        cv.GATE_ARG_DIGEST: f"${{{{ {image}.Digest }}}}",
+        cv.GATE_ARG_DELAY: "168h",
+    }
+    labels = soak.metadata.labels or {}
+    assert labels[cv.LABEL_DELAY] == args[cv.GATE_ARG_DELAY]
+    assert labels[cv.LABEL_AUTO_PROMOTE] == "true"
+    assert soak.spec.verification is not None
+
+
+def test_rebuild_stages_mirror_the_dependency_graph(project: KargoProject) -> None:
+    assert sources(project, "rebuild-base-python") == {"python-3-12-slim": {"stages": ["soak-python-3-12-slim-168h"]}}
+    # the design's worked example: python directly and through base-python → rebuild once, after both
+    assert sources(project, "rebuild-payments-api") == {
+        "python-3-12-slim": {
+            "stages": ["soak-python-3-12-slim-168h", "rebuild-base-python"],
+            "availabilityStrategy": "All",
+        }
+    }
+    assert sources(project, "rebuild-ml-runtime") == {"python-3-12-slim": {"stages": ["rebuild-base-python"]}}
+    assert sources(project, "rebuild-payments-worker") == {
+        "busybox-1-36": {"stages": ["soak-busybox-1-36-336h"]},
+        "python-3-12-slim": {
+            "stages": ["rebuild-base-python", "rebuild-ml-runtime"],
+            "availabilityStrategy": "All",
+        },
+    }
+    assert sources(project, "rebuild-web-frontend") == {
+        "nginx-1-27-alpine": {"stages": ["soak-nginx-1-27-alpine-168h"]},
+        "node-20-alpine": {"stages": ["rebuild-base-node"]},
+    }
+
+
+def test_exactly_one_rebuild_stage_per_managed_image_with_a_moving_base(project: KargoProject) -> None:
+    rebuilds = [s for s in project.by_kind("Stage") if (s.metadata.labels or {})[cv.LABEL_ROLE] == cv.ROLE_REBUILD]
+    images = sorted((s.metadata.labels or {})[cv.LABEL_IMAGE] for s in rebuilds)
+    assert images == sorted(set(images))
+    assert set(images) == {i.name for i in example_fleet().managed()} - {"web-docs"}
+    assert project.summary["unbuildable"] == ["web-docs"]  # its FROM is unresolved: nothing can trigger it
+
+
+def test_github_trigger_posts_workflow_dispatch_with_vetted_digests(project: KargoProject) -> None:
+    (step,) = stage(project, "rebuild-payments-api").spec.promotion_template.spec.steps
+    config = step.config or {}
+    assert step.uses == "http" and step.retry is not None and step.retry.timeout == "30m"
+    assert config["method"] == "POST"
+    assert config["url"] == "https://api.github.com/repos/example/payments/actions/workflows/build-api.yml/dispatches"
+    headers = {h["name"]: h["value"] for h in config["headers"]}
+    assert headers["Authorization"] == 'Bearer ${{ secret("github-actions-dispatch").token }}'
+    body = config["body"]
+    assert body.startswith("${{ quote({") and '"ref": "main"' in body
+    assert '"image": "payments-api"' in body and f'"{cv.TRIGGER_INPUT_BASE_DIGESTS}": join(' in body
+    assert 'imageFrom("docker.io/library/python", warehouse("python-3-12-slim")).Digest' in body
+    assert config["successExpression"] and config["failureExpression"]
+    assert not any("${{" in config[k] for k in ("successExpression", "failureExpression"))
+
+
+def test_webhook_trigger_with_and_without_secret(project: KargoProject) -> None:
+    worker = stage(project, "rebuild-payments-worker").spec.promotion_template.spec.steps[0].config or {}
+    assert worker["url"] == "https://ci.example.com/hooks/payments-worker"
+    assert {h["name"]: h["value"] for h in worker["headers"]}[
+        "Authorization"
+    ] == 'Bearer ${{ secret("payments-ci-webhook").token }}'
+    proxy = stage(project, "rebuild-edge-proxy").spec.promotion_template.spec.steps[0].config or {}
+    assert "Authorization" not in {h["name"] for h in proxy["headers"]}
+
+
+def test_no_credential_literal_anywhere(project: KargoProject) -> None:
+    for obj in project.objects:
+        manifest = obj.to_manifest()
+        text = yaml.safe_dump(manifest)
+        assert "ghp_" not in text and "password" not in text.lower()
+        for expression in expressions_in(manifest):
+            if "secret(" in expression:
+                assert expression.startswith("${{ secret(")
+
+
+def test_verify_rebuild_verification(project: KargoProject) -> None:
+    verification = stage(project, "rebuild-base-python").spec.verification
+    assert verification is not None
+    assert [t.name for t in verification.analysis_templates] == ["verify-rebuild"]
+    args = {a.name: a.value for a in verification.args or []}
+    assert args[cv.VERIFY_ARG_IMAGE] == "base-python" and args[cv.VERIFY_ARG_REF] == BASE_PYTHON
+    assert args[cv.VERIFY_ARG_BASE_DIGESTS].startswith("${{ join(filter([")
+
+
+def test_analysis_templates_run_the_analyzer_jobs(project: KargoProject) -> None:
+    gate = project.get("AnalysisTemplate", "gate")
+    verify = project.get("AnalysisTemplate", "verify-rebuild")
+    assert isinstance(gate, AnalysisTemplate) and isinstance(verify, AnalysisTemplate)
+    job = gate.spec.metrics[0].provider.job.spec
+    (container,) = job.template.spec.containers
+    assert container.image == Settings().analyzer_image and container.command == ["image-factory"]
+    assert container.args[0] == "gate" and f"--{cv.GATE_ARG_DELAY}={{{{args.delay}}}}" in container.args
+    assert job.template.spec.service_account_name == "image-factory-jobs"
+    assert [e.secret_ref.name for e in container.env_from or []] == [
+        "image-factory-registry",
+        "image-factory-state-repo",
+    ]
+    assert job.active_deadline_seconds > timedelta(hours=336).total_seconds()  # longest soak delay
+    assert job.backoff_limit == 2 and container.resources.limits["memory"] == "512Mi"
+    assert verify.spec.metrics[0].provider.job.spec.template.spec.containers[0].args[0] == "verify-rebuild"
+
+
+def test_project_config_auto_promotes_by_label(project: KargoProject) -> None:
+    config = project.get("ProjectConfig", "image-factory").to_manifest()
+    assert config["metadata"] == {"name": "image-factory", "namespace": "image-factory"}
+    assert config["spec"]["promotionPolicies"] == [
+        {"stageSelector": {"matchLabels": {cv.LABEL_AUTO_PROMOTE: "true"}}, "autoPromotionEnabled": True}
+    ]
+
+
+def test_hold_and_auto_rebuild_false_disable_auto_promotion(tmp_path: Path) -> None:
+    def change(images: list[dict[str, Any]]) -> None:
+        for image in images:
+            if image["name"] == "base-python":
+                image["hold"] = True
+            if image["name"] == "base-node":
+                image["autoRebuild"] = False
+
+    fleet = load_fleet(edit_config(tmp_path, change))
+    project = build_project(fleet, plan(fleet), Settings())
+    held = stage(project, "rebuild-base-python").metadata
+    assert (held.labels or {})[cv.LABEL_AUTO_PROMOTE] == "false"
+    assert (held.annotations or {})[cv.ANNOTATION_HOLD] == "true"
+    assert (stage(project, "rebuild-base-node").metadata.labels or {})[cv.LABEL_AUTO_PROMOTE] == "false"
+    assert (stage(project, "rebuild-payments-api").metadata.labels or {})[cv.LABEL_AUTO_PROMOTE] == "true"
+
+
+def test_expedite_takes_freight_direct_with_annotations(tmp_path: Path) -> None:
+    def change(images: list[dict[str, Any]]) -> None:
+        for image in images:
+            if image["name"] == "payments-api":
+                image["expedite"] = {"reason": "CVE-2026-0001 in openssl", "expires": "2026-12-31"}
+
+    fleet = load_fleet(edit_config(tmp_path, change))
+    project = build_project(fleet, plan(fleet), Settings())
+    # python comes through base-python too: wait for the parent, skip only the soak
+    assert sources(project, "rebuild-payments-api") == {"python-3-12-slim": {"stages": ["rebuild-base-python"]}}
+
+    def base_python(images: list[dict[str, Any]]) -> None:
+        for image in images:
+            if image["name"] == "base-python":
+                image["expedite"] = {"reason": "CVE-2026-0001 in openssl", "expires": str(date(2026, 12, 31))}
+
+    (tmp_path / "second").mkdir()
+    fleet = load_fleet(edit_config(tmp_path / "second", base_python))
+    project = build_project(fleet, plan(fleet), Settings())
+    assert sources(project, "rebuild-base-python") == {"python-3-12-slim": {"direct": True}}
+    annotations = stage(project, "rebuild-base-python").metadata.annotations or {}
+    assert annotations[cv.ANNOTATION_EXPEDITE_REASON] == "CVE-2026-0001 in openssl"
+    assert annotations[cv.ANNOTATION_EXPEDITE_EXPIRES] == "2026-12-31"
+    assert all_problems(o.to_manifest() for o in project.objects) == []
+
+
+def test_managed_to_external_transition(tmp_path: Path) -> None:
+    """base-node loses its source: it gets a Warehouse, its rebuild Stage goes, web-frontend follows it."""
+
+    def demote(images: list[dict[str, Any]]) -> None:
+        for image in images:
+            if image["name"] == "base-node":
+                del image["source"], image["trigger"]
+
+    before = example_states()
+    fleet = load_fleet(edit_config(tmp_path, demote))
+    project = build_project(fleet, plan(fleet, previous=before), Settings())
+    assert project.summary["warehouses"]["registry-example-com-platform-base-node-20"] == BASE_NODE
+    assert "base-node" not in project.summary["rebuildStages"]
+    assert sources(project, "rebuild-web-frontend") == {
+        "nginx-1-27-alpine": {"stages": ["soak-nginx-1-27-alpine-168h"]},
+        "registry-example-com-platform-base-node-20": {
+            "stages": ["soak-registry-example-com-platform-base-node-20-168h"]
+        },
+    }
+    assert "node-20-alpine" not in project.summary["warehouses"]  # nobody uses node directly any more
+    assert all_problems(o.to_manifest() for o in project.objects) == []
+
+
+def test_external_to_managed_transition(tmp_path: Path) -> None:
+    """nginx gains a source: its Warehouse goes, it gets a rebuild Stage, web-frontend waits for it."""
+
+    def promote(images: list[dict[str, Any]]) -> None:
+        for image in images:
+            if image["name"] == "nginx":
+                del image["warehouse"]
+                image["source"] = {"repo": "examples/.repos/edge", "dockerfile": "nginx/Dockerfile"}
+                image["trigger"] = {"webhook": {"url": "https://ci.example.com/hooks/nginx"}}
+
+    fleet = load_fleet(edit_config(tmp_path, promote))
+    uses = {**EXAMPLE_USES, "nginx": [("from", "alpine:3.20", 1)]}
+    project = build_project(fleet, plan(fleet, uses, previous=example_states()), Settings())
+    assert "nginx-1-27-alpine" not in project.summary["warehouses"]
+    assert project.summary["rebuildStages"]["nginx"] == "rebuild-nginx"
+    assert sources(project, "rebuild-nginx") == {"alpine-3-20": {"stages": ["soak-alpine-3-20-168h"]}}
+    assert sources(project, "rebuild-web-frontend") == {
+        "alpine-3-20": {"stages": ["rebuild-nginx"]},
+        "node-20-alpine": {"stages": ["rebuild-base-node"]},
+    }
+    assert all_problems(o.to_manifest() for o in project.objects) == []
+
+
+def test_two_tags_of_one_repository_need_two_warehouses(tmp_path: Path) -> None:
+    fleet = example_fleet()
+    uses = {**EXAMPLE_USES, "payments-api": [("from", "python:3.13-slim", 3), ("from", BASE_PYTHON, 9)]}
+    project = build_project(fleet, plan(fleet, uses), Settings())
+    assert {"python-3-12-slim", "python-3-13-slim"} <= set(project.summary["warehouses"])
+    body = (stage(project, "rebuild-payments-api").spec.promotion_template.spec.steps[0].config or {})["body"]
+    assert 'warehouse("python-3-13-slim")' in body and 'warehouse("python-3-12-slim")' in body
+    assert all_problems(o.to_manifest() for o in project.objects) == []
+
+
+def test_deterministic_and_order_independent() -> None:
+    states = example_states()
+    first = build_project(example_fleet(), states, Settings())
+    second = build_project(example_fleet(), dict(reversed(list(states.items()))), Settings())
+    assert [o.to_manifest() for o in first.objects] == [o.to_manifest() for o in second.objects]
+    assert first.summary == second.summary
+
+
+def test_cycle_in_state_is_an_error() -> None:
+    states = example_states()
+    cyclic: dict[str, ImageState] = {ref: s.model_copy(deep=True) for ref, s in states.items()}
+    base_python = cyclic[BASE_PYTHON]
+    assert base_python.managed is not None
+    base_python.managed.parents = ["payments-api"]
+    with pytest.raises(GraphError, match="cycle"):
+        build_project(example_fleet(), cyclic, Settings())
+
+
+def test_settings_flow_into_resources() -> None:
+    settings = Settings(
+        project="factory",
+        analyzerImage="registry.example.com/if:1",
+        warehouseInterval="10m",
+        serviceAccount="sa",
+        jobSecrets=["creds"],
+        triggerTokenKey="pat",
+    )
+    project = build_project(example_fleet(), example_states(), settings)
+    assert {o.metadata.namespace for o in project.objects if o.kind != "Project"} == {"factory"}
+    warehouse = project.get("Warehouse", "python-3-12-slim")
+    assert isinstance(warehouse, Warehouse) and warehouse.spec.interval == "10m"
+    step = stage(project, "rebuild-base-python").spec.promotion_template.spec.steps[0]
+    assert 'secret("github-actions-dispatch").pat' in str((step.config or {})["headers"])
+    assert all_problems(o.to_manifest() for o in project.objects) == []
+
+
+def test_images_yaml_wins_over_leftover_state() -> None:
+    """State files of removed images (kept until `analyze --prune`) render nothing."""
+    states = {
+        **example_states(),
+        "registry.example.com/gone/app:1": managed_state(
+            "gone", "registry.example.com/gone/app:1", ["docker.io/library/alpine:3.20"]
+        ),
+        "docker.io/library/debian:12": external_state("docker.io/library/debian:12"),
+    }
+    project = build_project(example_fleet(), states, Settings())
+    assert "gone" not in project.summary["rebuildStages"]
+    assert not {"alpine-3-20", "debian-12"} & set(project.summary["warehouses"])
+    assert project.summary == build_project(example_fleet(), example_states(), Settings()).summary
+
+
+def test_without_state_only_enrolled_externals_are_followed() -> None:
+    project = build_project(example_fleet(), {}, Settings())
+    assert project.summary["warehouses"] == {"nginx-1-27-alpine": NGINX, "redis-7": "docker.io/library/redis:7"}
+    assert project.summary["rebuildStages"] == {} and project.summary["soakStages"] == {}
+    assert project.summary["notAnalyzed"] == sorted(i.name for i in example_fleet().managed())
+    assert all_problems(o.to_manifest() for o in project.objects) == []

@@ -1,0 +1,50 @@
+"""Process-wide test setup. Pulumi mocks are global and module imports are cached, so they are set once,
+here, before any test imports the Pulumi program (pulumi-python-facts §2, pitfalls 1–3): not in preview
+mode, and the mock echoes inputs back as outputs (plus `api_version`, which CustomResource reads)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+STACK_CONFIG = ROOT / "Pulumi.prod.yaml"
+
+
+class EchoMocks(pulumi.runtime.Mocks):
+    """Every registration is recorded; outputs are the inputs."""
+
+    def __init__(self) -> None:
+        self.created: list[pulumi.runtime.MockResourceArgs] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
+        self.created.append(args)
+        state = dict(args.inputs)
+        if "apiVersion" in state:
+            state["api_version"] = state["apiVersion"]
+        metadata = state.get("metadata") or {}
+        return f"{metadata.get('namespace', '')}/{metadata.get('name', args.name)}", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+
+def stack_config() -> dict[str, str]:
+    """Pulumi.prod.yaml's config as the engine passes it: strings, structured values JSON-encoded."""
+    config = yaml.safe_load(STACK_CONFIG.read_text())["config"]
+    return {key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()}
+
+
+MOCKS = EchoMocks()
+pulumi.runtime.set_all_config(stack_config())
+pulumi.runtime.set_mocks(MOCKS, project="image-factory", stack="prod", preview=False)
+
+
+@pytest.fixture(scope="session")
+def pulumi_mocks() -> EchoMocks:
+    return MOCKS

