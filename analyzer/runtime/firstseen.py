@@ -95,7 +95,7 @@ class KubernetesFreightSource:
         from kubernetes import client, config
 
         if self.api_client is None:
-            config.load_incluster_config()  # type: ignore[no-untyped-call]
+            config.load_incluster_config()
             self.api_client = client.ApiClient()
         return client.CustomObjectsApi(self.api_client)
 
