@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import difflib
 import shutil
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from analyzer.cli import cli
 from analyzer.config.loader import load_fleet
+from analyzer.kargo.conventions import ANNOTATION_EXPEDITE_EXPIRES, ANNOTATION_EXPEDITE_REASON
 from analyzer.state.model import ImageState
 from analyzer.state.store import save_state
 
@@ -73,3 +75,41 @@ def test_refusals_write_nothing(fleet_dir: Path, base: str, extra: list[str], me
     code, out = run(fleet_dir, base, "--reason", "CVE-2026-1", *extra)
     assert code == 2 and message in out
     assert {p: p.read_text() for p in fleet_dir.rglob("*.yaml")} == before
+
+
+def _cli(fleet_dir: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, [*args, "--config", str(fleet_dir / "images.yaml"),
+                                      "--state", str(fleet_dir / "state")])
+    return result.exit_code, result.output
+
+
+def test_expedite_renders_the_bypass_and_the_policy_accepts_it_until_expiry(tmp_path: Path) -> None:
+    """expedite → render: rebuild Stages on the base take freight direct, annotated; check accepts, then
+    rejects the same override once it has expired."""
+    fleet_dir = tmp_path / "fleet"
+    fleet_dir.mkdir()
+    shutil.copy(ROOT / "images.yaml", fleet_dir / "images.yaml")
+    shutil.copytree(ROOT / "images.d", fleet_dir / "images.d")
+    shutil.copytree(ROOT / "state", fleet_dir / "state")
+    before_code, before = _cli(fleet_dir, "check")
+    assert before_code == 0, before
+    until = datetime.now(UTC).date() + timedelta(days=10)
+    code, out = run(fleet_dir, "python:3.12-slim", "--reason", "CVE-2026-1234 openssl", "--expires",
+                    until.isoformat())
+    assert code == 0, out
+    code, out = _cli(fleet_dir, "render", "--out", str(tmp_path / "rendered"))
+    assert code == 0, out
+    stages = [yaml.safe_load(p.read_text()) for p in sorted((tmp_path / "rendered").glob("*.yaml"))]
+    expedited = [s for s in stages if s["kind"] == "Stage"
+                 and s["metadata"].get("annotations", {}).get(ANNOTATION_EXPEDITE_REASON) == "CVE-2026-1234 openssl"]
+    assert expedited, "no rebuild Stage carries the override"
+    for stage in expedited:
+        assert stage["metadata"]["annotations"][ANNOTATION_EXPEDITE_EXPIRES] == until.isoformat()
+        assert any(r["sources"].get("direct") is True for r in stage["spec"]["requestedFreight"])
+    code, out = _cli(fleet_dir, "check")
+    assert code == 0, out  # accepted until the expiry
+    images = fleet_dir / "images.yaml"
+    expired = datetime.now(UTC).date() - timedelta(days=1)
+    images.write_text(images.read_text().replace(f"expires: {until.isoformat()}", f"expires: {expired.isoformat()}"))
+    code, out = _cli(fleet_dir, "check")
+    assert code == 1 and f"expired on {expired.isoformat()}" in out
