@@ -15,9 +15,9 @@ from pathlib import Path
 
 from analyzer.config.durations import format_duration
 from analyzer.discovery.reference import parse_reference
-from analyzer.registry.client import RegistryClient, TagDigest
+from analyzer.registry.client import RegistryClient
 from analyzer.registry.errors import RegistryError
-from analyzer.registry.manifest import pick_platform
+from analyzer.registry.manifest import index_platforms, pick_platform
 from analyzer.runtime.firstseen import FirstSeenError, FirstSeenSource, history_first_seen
 from analyzer.runtime.records import VettedRecord, state_ref_for
 from analyzer.runtime.signature import SignatureKeyError, check_signature
@@ -178,7 +178,7 @@ def _platforms_from(states: Mapping[str, ImageState], ref: str, io: GateIO) -> C
         except RegistryError as exc:
             io.log(f"cannot read {ref}@{digest[:19]} for the platform comparison: {exc.message}")
             return None
-        return io.registry.platforms(parsed, TagDigest(digest, manifest.media_type))
+        return index_platforms(manifest.data) if manifest.is_index else {}
 
     return lookup
 
@@ -192,7 +192,9 @@ def run_gate(request: GateRequest, io: GateIO) -> GateOutcome:
     left = remaining_wait(first_seen, request.delay, io.now())
     io.log(f"{request.ref}@{request.digest}: first seen {first_seen.isoformat()} ({source}); "
            f"delay {format_duration(request.delay)}; remaining {format_duration(left)}")
-    _wait(until, io)
+    if left > timedelta(0):
+        _wait(until, io)
+        states = io.state.load()  # dependents may have been rebuilt while we waited
     parsed = parse_reference(request.ref)
     try:
         # HEAD the manifest by digest (upstream, not a mirror): cheap, and not counted as a pull.
