@@ -12,21 +12,33 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import TypeAdapter
 
 from analyzer.config.loader import include_matches, load_fleet
 from analyzer.config.model import EnrolledImage, Fleet
 from analyzer.discovery.dockerfile import analyze_dockerfile
 from analyzer.errors import InputError
 from analyzer.graph import DependencyCycle
-from analyzer.sources.cache import BlobIndex, JsonCache, ParseCache, code_version, config_fingerprint, state_signature
+from analyzer.sources.cache import (
+    BlobIndex,
+    JsonCache,
+    ParseCache,
+    Snapshot,
+    code_version,
+    config_fingerprint,
+    state_signature,
+)
 from analyzer.sources.git import GitCache, SourceError, resolve_repo_url
+from analyzer.state.model import ImageState
 from analyzer.state.plan import Discovery, StatePlan, plan_state
 from analyzer.state.store import images_dir, load_states, remove_states, save_states
 
 MAX_PARALLEL_FETCHES = 4
 
 Progress = Callable[[str, Discovery], None]
+T = TypeVar("T")
 
 
 def default_cache_dir() -> Path:
@@ -138,6 +150,12 @@ def discover_fleet(fleet: Fleet, sources: Sources, heads: dict[tuple[str, str], 
     return results
 
 
+def _cached(snapshot: Snapshot[T], key: str | None, load: Callable[[], T]) -> T:
+    """The snapshot's value when it was taken of exactly these inputs (`key`), else `load()`."""
+    value = snapshot.get(key) if key else None
+    return value if value is not None else load()
+
+
 def _config_fingerprint(config: Path, include: list[str]) -> str:
     return config_fingerprint(config, [f for pattern in include for f in include_matches(config, pattern)])
 
@@ -181,23 +199,35 @@ def run_analyze(config: Path, state_dir: Path, cache_dir: Path, prune: bool = Fa
     if last and not prune and _nothing_moved(last, config, state_dir, sources):
         return AnalyzeResult(summary=last["summary"], unchanged_inputs=True)
 
-    fleet = load_fleet(config)
+    fleet_cache = Snapshot(cache_dir / "snapshots" / f"{run_key}-fleet.json", last_runs.version, TypeAdapter(Fleet))
+    states_cache = Snapshot(cache_dir / "snapshots" / f"{run_key}-states.json", last_runs.version,
+                            TypeAdapter(dict[str, ImageState]))
+    fleet = _cached(fleet_cache, _config_fingerprint(config, last["include"]) if last else None,
+                    lambda: load_fleet(config))
+    config_key = _config_fingerprint(config, fleet.include)
+    if not last or config_key != last["config"]:
+        fleet_cache.put(config_key, fleet)
     heads = resolve_heads(fleet, sources)
-    previous = load_states(state_dir)
+    snapshot = states_cache.get(state_signature(images_dir(state_dir)))
+    previous = snapshot if snapshot is not None else load_states(state_dir)
     discoveries = discover_fleet(fleet, sources, heads, progress)
     sources.save()
     try:
         plan = plan_state(fleet, discoveries, previous)
     except DependencyCycle as exc:
         raise InputError.single(config, str(exc), field_name="images") from None
-    changed = save_states(state_dir, plan.states.values())
+    # Files match the snapshot exactly (same signature), so an equal state need not be rendered again.
+    changed = save_states(state_dir, plan.states.values(), snapshot)
     pruned = remove_states(state_dir, plan.orphans) if prune else []
     result = AnalyzeResult(summary=summarize(plan), changed=changed, pruned=pruned)
     if not result.partial:
+        signature = state_signature(images_dir(state_dir))
+        on_disk = {ref: previous[ref] for ref in plan.orphans if not prune} | plan.states
+        states_cache.put(signature, on_disk)
         last_runs.data[run_key] = {
-            "config": _config_fingerprint(config, fleet.include), "include": fleet.include,
+            "config": config_key, "include": fleet.include,
             "heads": sorted([url, ref, commit] for (url, ref), commit in heads.items()),
-            "state": state_signature(images_dir(state_dir)), "summary": result.summary,
+            "state": signature, "summary": result.summary,
         }
         last_runs.dirty = True
         last_runs.save()

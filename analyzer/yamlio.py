@@ -109,22 +109,13 @@ def dump_stable(data: Any) -> str:
                      allow_unicode=True, width=120)
 
 
-def write_atomic(path: Path, text: str) -> bool:
-    """Write `text` to `path` atomically (temp file in the same dir, fsync, rename).
-
-    Returns False, writing nothing, when the file already has exactly this content, so that
-    re-running with no change touches nothing.
-    """
-    try:
-        if path.read_text(encoding="utf-8") == text:
-            return False
-    except FileNotFoundError:
-        pass
+def write_atomic_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` atomically: temp file in the same dir, fsync, rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -136,4 +127,18 @@ def write_atomic(path: Path, text: str) -> bool:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_atomic(path: Path, text: str) -> bool:
+    """Write `text` to `path` atomically (temp file in the same dir, fsync, rename).
+
+    Returns False, writing nothing, when the file already has exactly this content, so that
+    re-running with no change touches nothing.
+    """
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return False
+    except FileNotFoundError:
+        pass
+    write_atomic_bytes(path, text.encode("utf-8"))
     return True

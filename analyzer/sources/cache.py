@@ -14,17 +14,18 @@ import json
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import TypeAdapter
 
 from analyzer import __version__
 from analyzer.discovery.dockerfile import DockerfileAnalysis
 from analyzer.state.model import STATE_SCHEMA_VERSION
-from analyzer.yamlio import write_atomic
+from analyzer.yamlio import write_atomic, write_atomic_bytes
 
 _ANALYSIS = TypeAdapter(DockerfileAnalysis)
 CACHE_FORMAT = 1
+T = TypeVar("T")
 
 
 def _digest(parts: Iterable[str]) -> str:
@@ -108,3 +109,31 @@ def state_signature(folder: Path) -> str:
 def config_fingerprint(root: Path, include_files: Iterable[Path]) -> str:
     """The enrollment's identity: the root file and every included file, by content."""
     return _digest(f"{path}:{hashlib.sha256(path.read_bytes()).hexdigest()}" for path in [root, *include_files])
+
+
+class Snapshot(Generic[T]):
+    """One typed value cached as JSON under a key (e.g. a fingerprint of the files it was read from).
+
+    Re-validating JSON with pydantic's compiled validators is many times faster than parsing the YAML
+    it came from, which is what keeps a run that changed little cheap on a large fleet.
+    """
+
+    def __init__(self, path: Path, version: str, adapter: TypeAdapter[T]) -> None:
+        self.path = path
+        self.version = version
+        self.adapter = adapter
+
+    def get(self, key: str) -> T | None:
+        try:
+            with self.path.open("rb") as handle:
+                header = json.loads(handle.readline())
+                if header != {"version": self.version, "key": key}:
+                    return None
+                return self.adapter.validate_json(handle.read())
+        except (OSError, ValueError):
+            return None
+
+    def put(self, key: str, value: T) -> None:
+        header = json.dumps({"version": self.version, "key": key}, sort_keys=True).encode()
+        data = header + b"\n" + self.adapter.dump_json(value, by_alias=True)
+        write_atomic_bytes(self.path, data)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -62,10 +62,17 @@ def save_state(state_dir: Path, state: ImageState) -> bool:
     return write_atomic(images_dir(state_dir) / state_filename(state.ref), render_state(state))
 
 
-def save_states(state_dir: Path, states: Iterable[ImageState]) -> list[Path]:
-    """Write every state; return the files that changed."""
+def save_states(state_dir: Path, states: Iterable[ImageState],
+                previous: Mapping[str, ImageState] | None = None) -> list[Path]:
+    """Write every state; return the files that changed.
+
+    A state equal to its `previous` version (as loaded from the same directory) is not even rendered.
+    """
     changed = []
+    previous = previous or {}
     for state in states:
+        if previous.get(state.ref) == state and (images_dir(state_dir) / state_filename(state.ref)).exists():
+            continue
         if save_state(state_dir, state):
             changed.append(images_dir(state_dir) / state_filename(state.ref))
     return changed
