@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from analyzer.registry.refresh import last_successful_rebuild
 from analyzer.state.model import ImageState, RebuildRecord
 
 
@@ -41,6 +42,5 @@ class RebuildSummary:
 
 
 def rebuild_summary(state: ImageState) -> RebuildSummary:
-    records = sorted(state.rebuilds, key=lambda r: r.at)
-    good = [r for r in records if r.outcome == "succeeded"]
-    return RebuildSummary(records[-1] if records else None, good[-1] if good else None)
+    last = max(state.rebuilds, key=lambda r: r.at) if state.rebuilds else None
+    return RebuildSummary(last, last_successful_rebuild(state))

@@ -17,9 +17,10 @@ from analyzer.discovery.reference import ImageRef, parse_reference
 from analyzer.registry.client import RegistryClient
 from analyzer.registry.errors import RegistryError
 from analyzer.registry.manifest import image_manifest, index_platforms, pick_platform
+from analyzer.registry.refresh import last_successful_rebuild
 from analyzer.runtime.records import RebuildAppend, state_ref_for
 from analyzer.runtime.stateaccess import StateAccess
-from analyzer.state.model import ImageState, RebuildRecord
+from analyzer.state.model import RebuildRecord
 
 BASE_DIGEST_KEY = "org.opencontainers.image.base.digest"
 BASE_NAME_KEY = "org.opencontainers.image.base.name"
@@ -113,11 +114,6 @@ def judge_build(views: Sequence[ImageView], bases: Sequence[BaseView]) -> Verdic
     return Verdict(True, f"built on {seen}{note}")
 
 
-def last_success(state: ImageState | None) -> RebuildRecord | None:
-    succeeded = [r for r in (state.rebuilds if state else []) if r.outcome == "succeeded" and r.result_digest]
-    return max(succeeded, key=lambda r: r.at) if succeeded else None
-
-
 def already_verified(last: RebuildRecord | None, bases: Mapping[str, str]) -> bool:
     """A re-run of the verification for a build already recorded on exactly these base digests (pure)."""
     return last is not None and all(last.base_digests.get(ref) == digest for ref, digest in bases.items())
@@ -183,7 +179,7 @@ def run_verify(request: VerifyRequest, io: VerifyIO) -> Verdict:
     """Poll (bounded) until the tag moves to a build on the vetted bases; record the outcome either way."""
     states = io.state.load()
     state = states.get(request.ref)
-    last = last_success(state)
+    last = last_successful_rebuild(state) if state else None
     previous = last.result_digest if last else None
     bases = {state_ref_for(states, ref): digest for ref, digest in request.bases.items()}
     if already_verified(last, bases):
