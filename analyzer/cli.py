@@ -28,6 +28,10 @@ COMMANDS = [
     "report",
     "render",
     "check",
+    "record",
+    "expedite",
+    "gate",
+    "verify_rebuild",
 ]
 
 

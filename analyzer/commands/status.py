@@ -14,6 +14,7 @@ from analyzer.config.loader import load_fleet
 from analyzer.errors import InputError
 from analyzer.registry.eligibility import BaseStatus, judge
 from analyzer.registry.refresh import last_successful_rebuild
+from analyzer.runtime.outcome import RebuildSummary, rebuild_summary
 from analyzer.state.model import DigestHistory, ImageState
 from analyzer.state.store import load_states
 
@@ -74,10 +75,12 @@ class ImageStatus:
     delay: timedelta
     platforms: list[str]
     bases: list[BaseLine]
+    rebuild: RebuildSummary
 
     def as_dict(self, now: datetime) -> dict[str, object]:
         return {"name": self.name, "ref": self.ref, "delay": format_duration(self.delay),
-                "platforms": self.platforms, "bases": [b.as_dict(now) for b in self.bases]}
+                "platforms": self.platforms, "bases": [b.as_dict(now) for b in self.bases],
+                "rebuild": self.rebuild.as_dict()}
 
 
 def image_status(state: ImageState, states: dict[str, ImageState], now: datetime) -> ImageStatus:
@@ -101,7 +104,7 @@ def image_status(state: ImageState, states: dict[str, ImageState], now: datetime
         built_on = rebuild.base_digests.get(base.tracked) if rebuild else None
         bases.append(BaseLine(base.tracked, base.kind,
                               judge(history, now, delay, state.managed.platforms, built_on)))
-    return ImageStatus(state.name, state.ref, delay, list(state.managed.platforms), bases)
+    return ImageStatus(state.name, state.ref, delay, list(state.managed.platforms), bases, rebuild_summary(state))
 
 
 @click.command("status")
@@ -134,5 +137,7 @@ def command(config_path: Path | None, state_dir: Path, at: str | None, as_json: 
         for base in image.bases:
             for line in base.text(now):
                 click.echo(line)
+        for line in image.rebuild.text():
+            click.echo(line)
     for ref in missing:
         click.echo(f"{ref}: enrolled but not analyzed yet (no state file)")

@@ -1,0 +1,64 @@
+"""`image-factory gate`: the soak Stage's verification job (AnalysisTemplate `gate`)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import click
+
+from analyzer.config.durations import parse_duration
+from analyzer.discovery.reference import InvalidReference, parse_reference
+from analyzer.runtime.firstseen import KubernetesFreightSource
+from analyzer.runtime.gate import GateIO, GateRequest, run_gate
+from analyzer.runtime.gitstate import StateRepoError
+from analyzer.runtime.jobsetup import job_options, logger, registry_client, state_access, utcnow
+from analyzer.runtime.signature import ENV_KEYS_DIR
+
+
+def default_key(warehouse: str) -> Path | None:
+    folder = os.environ.get(ENV_KEYS_DIR)
+    key = Path(folder) / f"{warehouse}.pub" if folder else None
+    return key if key is not None and key.is_file() else None
+
+
+@click.command("gate")
+@click.option("--warehouse", required=True, help="Kargo Warehouse the Freight came from.")
+@click.option("--repository", required=True, help="Image repository (the Warehouse's repoURL).")
+@click.option("--tag", required=True, help="Tag the Warehouse follows.")
+@click.option("--digest", required=True, help="The held digest (the Freight's image digest).")
+@click.option("--delay", required=True, help="Soak delay, e.g. 168h or 7d.")
+@click.option("--cosign-key", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
+              help=f"PEM public key to verify the digest's cosign signature with "
+                   f"(default: ${ENV_KEYS_DIR}/<warehouse>.pub when present; otherwise not checked).")
+@job_options
+def command(warehouse: str, repository: str, tag: str, digest: str, delay: str, cosign_key: Path | None,
+            state_repo: str | None, state_branch: str, state_path: str, state_dir: Path | None,
+            config_path: Path | None) -> None:
+    """Hold DIGEST until its first-seen time + DELAY, then vet it (exit 0) or say why not (exit 1).
+
+    First seen = the Freight's discovery time (in-cluster) or the state history. The wait is the
+    *remaining* time, so a restarted pod resumes. Then the digest must still resolve, and change a
+    platform the dependents build; on success `vetted_at` is recorded in the base's state history.
+    """
+    log = logger("gate")
+    try:
+        request = GateRequest(warehouse, repository, tag, digest, parse_duration(delay),
+                              cosign_key or default_key(warehouse))
+        parse_reference(f"{request.ref}@{digest}")
+    except (ValueError, InvalidReference) as exc:
+        log(f"FAILED: invalid argument: {exc}")
+        sys.exit(2)
+    try:
+        with registry_client(config_path) as registry, tempfile.TemporaryDirectory(prefix="image-factory-") as tmp:
+            state = state_access("gate", state_repo, state_branch, state_path, state_dir, Path(tmp) / "state")
+            io = GateIO(state, registry, KubernetesFreightSource.in_cluster(), utcnow, time.sleep, log)
+            outcome = run_gate(request, io)
+    except StateRepoError as exc:
+        log(f"FAILED: {exc}")
+        sys.exit(1)
+    log(("PASSED: " if outcome.passed else "FAILED: ") + outcome.reason)
+    sys.exit(0 if outcome.passed else 1)

@@ -1,0 +1,130 @@
+"""`image-factory record`: append one entry to a state file on the state branch (commit + push, retried)."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from analyzer.discovery.reference import InvalidReference, parse_reference
+from analyzer.runtime.gitstate import Backoff, RecordConflict, StateRemote, StateRepoError, record_to_git
+from analyzer.runtime.records import RebuildAppend, Record, VettedRecord
+from analyzer.state.model import RebuildRecord
+
+DIGEST_HELP = "sha256:<64 hex>"
+
+
+@dataclass(frozen=True)
+class RecordTarget:
+    remote_url: str | None
+    branch: str | None
+    path: str | None
+    workdir: Path | None
+    attempts: int
+
+
+def tracked_ref(value: str, what: str = "REF") -> str:
+    """`registry/repository:tag` of a tag reference; exits 2 with the reason when it is not one."""
+    try:
+        ref = parse_reference(value)
+    except InvalidReference as exc:
+        raise click.BadParameter(f"invalid image reference {value!r}: {exc}", param_hint=what) from None
+    if ref.pinned and not ref.tag:
+        raise click.BadParameter(f"{value!r} names a digest, not a tag", param_hint=what)
+    return ref.tracked
+
+
+def check_digest(value: str, what: str = "DIGEST") -> str:
+    algo, _, hexpart = value.partition(":")
+    if algo != "sha256" or len(hexpart) != 64 or any(c not in "0123456789abcdef" for c in hexpart):
+        raise click.BadParameter(f"{value!r} is not a digest ({DIGEST_HELP})", param_hint=what)
+    return value
+
+
+def utc(value: datetime | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC).replace(microsecond=0)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def land(target: RecordTarget, records: list[Record]) -> None:
+    """Commit and push; exit 1 with one clear line when the state remote refuses or every attempt lost."""
+    try:
+        remote = StateRemote.from_env(target.remote_url, target.branch, target.path)
+        result = record_to_git(remote, records, target.workdir, Backoff(attempts=target.attempts),
+                               log=lambda line: click.echo(f"record: {line}", err=True))
+    except RecordConflict as exc:
+        click.echo(f"record: FAILED: {exc}", err=True)
+        sys.exit(1)
+    except StateRepoError as exc:
+        click.echo(f"record: FAILED: {exc}", err=True)
+        sys.exit(1)
+    what = "; ".join(r.describe() for r in records)
+    if result.commit is None:
+        click.echo(f"record: already present: {what}", err=True)
+    else:
+        click.echo(f"record: {what} -> {remote.branch}@{result.commit[:12]} "
+                   f"(attempt {result.attempts})", err=True)
+
+
+@click.group("record")
+@click.option("--state-repo", "remote_url", envvar="IMAGE_FACTORY_STATE_REPO",
+              help="Git URL of the state repository (env IMAGE_FACTORY_STATE_REPO).")
+@click.option("--state-branch", "branch", envvar="IMAGE_FACTORY_STATE_BRANCH", default="state",
+              show_default=True, help="Branch holding state.")
+@click.option("--state-path", "path", envvar="IMAGE_FACTORY_STATE_PATH", default="state", show_default=True,
+              help="State directory inside the repository.")
+@click.option("--workdir", type=click.Path(path_type=Path), default=None,
+              help="Reusable working copy (default: a fresh temporary clone).")
+@click.option("--attempts", type=click.IntRange(1, 1000), default=25, show_default=True,
+              help="Push attempts before giving up.")
+@click.pass_context
+def command(ctx: click.Context, remote_url: str | None, branch: str, path: str, workdir: Path | None,
+            attempts: int) -> None:
+    """Append an entry to a state file on the state branch; concurrent runs never lose each other's entries."""
+    ctx.obj = RecordTarget(remote_url, branch, path, workdir, attempts)
+
+
+@command.command("vetted")
+@click.argument("ref")
+@click.argument("digest")
+@click.option("--at", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"]), default=None,
+              help="When the gate passed (default: now, UTC).")
+@click.option("--first-seen", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"]),
+              default=None, help="First-seen time, used when the digest is not in the history yet.")
+@click.pass_obj
+def vetted(target: RecordTarget, ref: str, digest: str, at: datetime | None, first_seen: datetime | None) -> None:
+    """Record that DIGEST of the base REF passed its gate (sets vetted_at in its digest history)."""
+    record = VettedRecord(ref=tracked_ref(ref), digest=check_digest(digest), at=utc(at),
+                          first_seen=utc(first_seen) if first_seen else None)
+    land(target, [record])
+
+
+@command.command("rebuild")
+@click.argument("ref")
+@click.option("--outcome", type=click.Choice(["succeeded", "failed"]), required=True)
+@click.option("--base", "bases", multiple=True, metavar="REF@DIGEST",
+              help="A vetted base digest the rebuild was triggered with (repeatable).")
+@click.option("--result-digest", default=None, help="Digest the rebuilt tag points to.")
+@click.option("--reason", default=None, help="Why it failed (or a note).")
+@click.option("--at", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"]), default=None,
+              help="When the outcome was observed (default: now, UTC).")
+@click.pass_obj
+def rebuild(target: RecordTarget, ref: str, outcome: str, bases: tuple[str, ...], result_digest: str | None,
+            reason: str | None, at: datetime | None) -> None:
+    """Record a rebuild outcome of the managed image REF."""
+    base_digests: dict[str, str] = {}
+    for base in bases:
+        name, sep, digest = base.rpartition("@")
+        if not sep:
+            raise click.BadParameter(f"{base!r} is not REF@DIGEST", param_hint="--base")
+        base_digests[tracked_ref(name, "--base")] = check_digest(digest, "--base")
+    record = RebuildAppend(ref=tracked_ref(ref), rebuild=RebuildRecord(
+        at=utc(at), outcome=outcome,  # type: ignore[arg-type]
+        base_digests=base_digests,
+        result_digest=check_digest(result_digest, "--result-digest") if result_digest else None,
+        reason=reason))
+    land(target, [record])

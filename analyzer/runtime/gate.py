@@ -1,0 +1,222 @@
+"""The soak gate: hold a base digest until its own first-seen time + delay, then vet it.
+
+Pure decisions (remaining wait, platform relevance) are separate from the IO shell `run_gate`, which
+reads state, the Freight time and the registry, sleeps, and records `vetted_at`. The remaining wait is
+computed from the first-seen time at start, so a restarted pod resumes instead of starting over.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from analyzer.config.durations import format_duration
+from analyzer.discovery.reference import parse_reference
+from analyzer.registry.client import RegistryClient
+from analyzer.registry.errors import RegistryError
+from analyzer.registry.manifest import index_platforms, pick_platform
+from analyzer.runtime.firstseen import FirstSeenError, FirstSeenSource, history_first_seen
+from analyzer.runtime.records import VettedRecord, state_ref_for
+from analyzer.runtime.signature import SignatureKeyError, check_signature
+from analyzer.runtime.stateaccess import StateAccess
+from analyzer.state.model import ImageState
+
+MAX_SLEEP = timedelta(hours=1)
+"""Sleep in slices, logging progress, and re-reading the clock after each."""
+
+
+@dataclass(frozen=True)
+class GateRequest:
+    warehouse: str
+    repository: str
+    tag: str
+    digest: str
+    delay: timedelta
+    cosign_key: Path | None = None
+    """PEM public key the upstream signs with; None: signatures are not checked (and the log says so)."""
+
+    @property
+    def ref(self) -> str:
+        return parse_reference(f"{self.repository}:{self.tag}").tracked
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    passed: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class DependentBuild:
+    """What one managed dependent was last built on, for the platform comparison."""
+
+    name: str
+    platforms: tuple[str, ...]
+    """Platforms it builds; empty means every platform matters."""
+    built_on: str | None
+    built_on_platforms: Mapping[str, str] | None
+    """Platform → manifest digest of `built_on` (None when unknown; {} for a single-platform image)."""
+
+
+@dataclass(frozen=True)
+class Relevance:
+    relevant: bool
+    reason: str
+
+
+def remaining_wait(first_seen: datetime, delay: timedelta, now: datetime) -> timedelta:
+    return max(first_seen + delay - now, timedelta(0))
+
+
+def _changed(new: Mapping[str, str], old: Mapping[str, str], platforms: Sequence[str]) -> list[str]:
+    wanted = platforms or sorted(set(new) | set(old))
+    return [p for p in wanted if pick_platform(dict(new), p) != pick_platform(dict(old), p)]
+
+
+def platform_relevance(digest: str, platforms: Mapping[str, str], dependents: Sequence[DependentBuild]
+                       ) -> Relevance:
+    """Does the new digest change anything a dependent actually runs on? (pure)
+
+    Relevant as soon as one dependent has no known previous base, or one of *its* platforms changed.
+    """
+    if not dependents:
+        return Relevance(True, "no dependents recorded")
+    unused: set[str] = set()
+    for dep in dependents:
+        if dep.built_on is None:
+            return Relevance(True, f"{dep.name} has no recorded build on this base")
+        if dep.built_on == digest:
+            continue
+        old = dep.built_on_platforms
+        if old is None or not old or not platforms:
+            return Relevance(True, f"{dep.name}: image changed since {dep.built_on[:19]}")
+        changed = _changed(platforms, old, dep.platforms)
+        if changed:
+            return Relevance(True, f"{dep.name}: {', '.join(changed)} changed")
+        unused.update(_changed(platforms, old, ()))
+    used = sorted({p for dep in dependents for p in dep.platforms})
+    if not unused:
+        return Relevance(False, "no relevant platform changed: dependents are already built on this digest")
+    return Relevance(False, f"no relevant platform changed: only {', '.join(sorted(unused))} changed; "
+                            f"dependents use {', '.join(used)}")
+
+
+def _dependent_states(base: ImageState, states: Mapping[str, ImageState]) -> list[ImageState]:
+    by_name = {s.name: s for s in states.values() if s.name}
+    found = [by_name.get(d) or states.get(d) for d in base.dependents]
+    return [s for s in found if s is not None and s.kind == "managed"]
+
+
+def dependent_builds(ref: str, states: Mapping[str, ImageState],
+                     platforms_of: Callable[[str], Mapping[str, str] | None]) -> list[DependentBuild]:
+    base = states.get(ref)
+    if base is None:
+        return []
+    builds = []
+    for dep in _dependent_states(base, states):
+        succeeded = [r for r in dep.rebuilds if r.outcome == "succeeded" and ref in r.base_digests]
+        last = max(succeeded, key=lambda r: r.at).base_digests[ref] if succeeded else None
+        builds.append(DependentBuild(
+            name=dep.name or dep.ref,
+            platforms=tuple(dep.managed.platforms if dep.managed else ()),
+            built_on=last, built_on_platforms=platforms_of(last) if last else None))
+    return builds
+
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class GateIO:
+    state: StateAccess
+    registry: RegistryClient
+    first_seen_source: FirstSeenSource | None
+    now: Callable[[], datetime]
+    sleep: Callable[[float], None]
+    log: Log
+
+
+def _first_seen(request: GateRequest, key: str, states: Mapping[str, ImageState], io: GateIO
+                ) -> tuple[datetime, str]:
+    if io.first_seen_source is not None:
+        try:
+            when = io.first_seen_source.first_seen(request.warehouse, request.repository, request.digest)
+        except FirstSeenError as exc:
+            io.log(f"Freight time unavailable ({exc}); using the state history")
+        else:
+            if when is not None:
+                return when, "Freight discovery time"
+    when = history_first_seen(states, key, request.digest)
+    if when is not None:
+        return when, "state history"
+    return io.now(), "now (digest not seen before)"
+
+
+def _wait(until: datetime, io: GateIO) -> None:
+    while True:
+        left = until - io.now()
+        if left <= timedelta(0):
+            return
+        io.log(f"waiting {format_duration(timedelta(seconds=int(left.total_seconds()) or 1))} "
+               f"until {until.isoformat()}")
+        io.sleep(min(left, MAX_SLEEP).total_seconds())
+
+
+def _platforms_from(states: Mapping[str, ImageState], ref: str, io: GateIO) -> Callable[[str], dict[str, str] | None]:
+    parsed = parse_reference(ref)
+    history = {r.digest: r for r in states[ref].digests.history} if ref in states else {}
+
+    def lookup(digest: str) -> dict[str, str] | None:
+        record = history.get(digest)
+        if record is not None and record.platforms:
+            return dict(record.platforms)
+        try:
+            manifest = io.registry.manifest(parsed, digest)
+        except RegistryError as exc:
+            io.log(f"cannot read {ref}@{digest[:19]} for the platform comparison: {exc.message}")
+            return None
+        return index_platforms(manifest.data) if manifest.is_index else {}
+
+    return lookup
+
+
+def run_gate(request: GateRequest, io: GateIO) -> GateOutcome:
+    """Wait out the soak, then pass only a digest that still exists and changes a used platform."""
+    states = io.state.load()
+    key = state_ref_for(states, request.ref)
+    first_seen, source = _first_seen(request, key, states, io)
+    until = first_seen + request.delay
+    left = remaining_wait(first_seen, request.delay, io.now())
+    io.log(f"{request.ref}@{request.digest}: first seen {first_seen.isoformat()} ({source}); "
+           f"delay {format_duration(request.delay)}; remaining {format_duration(left)}")
+    if left > timedelta(0):
+        _wait(until, io)
+        states = io.state.load()  # dependents may have been rebuilt while we waited
+    parsed = parse_reference(request.ref)
+    try:
+        # HEAD the manifest by digest (upstream, not a mirror): cheap, and not counted as a pull.
+        head = io.registry.head_tag(dataclasses.replace(parsed, tag=request.digest))
+    except RegistryError as exc:
+        return GateOutcome(False, f"digest no longer resolves: {exc.message}")
+    if head.digest != request.digest:
+        return GateOutcome(False, f"registry answered {head.digest} for {request.digest}")
+    try:
+        signature = check_signature(io.registry, parsed, request.digest, request.cosign_key)
+    except SignatureKeyError as exc:
+        return GateOutcome(False, f"unusable cosign key: {exc}")
+    if not signature.ok:
+        return GateOutcome(False, signature.reason)
+    io.log(signature.reason)
+    lookup = _platforms_from(states, key, io)
+    platforms = lookup(request.digest)
+    if platforms is None:
+        return GateOutcome(False, f"cannot read the platforms of {request.digest}")
+    relevance = platform_relevance(request.digest, platforms, dependent_builds(key, states, lookup))
+    if not relevance.relevant:
+        return GateOutcome(False, relevance.reason)
+    where = io.state.record([VettedRecord(ref=key, digest=request.digest, at=io.now(),
+                                          first_seen=first_seen, platforms=tuple(sorted(platforms.items())))])
+    return GateOutcome(True, f"vetted {request.ref}@{request.digest} ({relevance.reason}); {where}")

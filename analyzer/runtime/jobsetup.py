@@ -1,0 +1,63 @@
+"""Shared wiring of the in-cluster jobs: where state lives, how the registry is reached, how to log."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from analyzer.config.loader import load_fleet
+from analyzer.config.model import RegistriesConfig
+from analyzer.registry.client import RegistryClient
+from analyzer.registry.credentials import CredentialStore
+from analyzer.runtime.gitstate import ENV_BRANCH, ENV_PATH, ENV_REPO, StateRemote
+from analyzer.runtime.stateaccess import GitStateAccess, LocalStateAccess, StateAccess
+
+
+def job_options(func: Callable[..., None]) -> Callable[..., None]:
+    """--state-repo/--state-branch/--state-path (git, in-cluster) or --state (a directory), and --config."""
+    options = [
+        click.option("--state-repo", envvar=ENV_REPO, default=None,
+                     help=f"Git URL of the state repository (env {ENV_REPO}); records are pushed there."),
+        click.option("--state-branch", envvar=ENV_BRANCH, default="state", show_default=True),
+        click.option("--state-path", envvar=ENV_PATH, default="state", show_default=True,
+                     help="State directory inside the repository."),
+        click.option("--state", "state_dir", type=click.Path(path_type=Path), default=None,
+                     help="Use a local state directory instead of the git remote."),
+        click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+                     help="images.yaml for registry settings (mirrors, limits) and credential Secret names."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def logger(job: str) -> Callable[[str], None]:
+    def log(message: str) -> None:
+        click.echo(f"{job}: {message}", err=True)
+    return log
+
+
+def state_access(job: str, state_repo: str | None, state_branch: str, state_path: str,
+                 state_dir: Path | None, workdir: Path | None = None) -> StateAccess:
+    """Local directory, or the git remote (one working copy in `workdir`, reused for reading and recording)."""
+    if state_dir is not None:
+        return LocalStateAccess(state_dir)
+    if not state_repo:
+        click.echo(f"{job}: FAILED: no state: pass --state-repo (or set {ENV_REPO}) or --state DIR", err=True)
+        sys.exit(2)
+    return GitStateAccess(StateRemote(state_repo, state_branch, state_path), workdir, log=logger(job))
+
+
+def registry_client(config_path: Path | None) -> RegistryClient:
+    if config_path is None:
+        return RegistryClient(RegistriesConfig.model_validate({}), CredentialStore.from_environment([]))
+    fleet = load_fleet(config_path)
+    return RegistryClient(fleet.registries, CredentialStore.from_environment(fleet.defaults.registry_credentials))
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

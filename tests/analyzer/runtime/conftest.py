@@ -1,0 +1,1 @@
+from tests.support.registry_fixtures import *  # noqa: F403

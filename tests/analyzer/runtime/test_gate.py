@@ -1,0 +1,296 @@
+"""The soak gate, against a real registry and a real git state remote."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from kubernetes import client as k8s
+
+from analyzer.registry.client import RegistryClient
+from analyzer.runtime.firstseen import FirstSeenError, KubernetesFreightSource, freight_first_seen
+from analyzer.runtime.gate import (
+    DependentBuild,
+    GateIO,
+    GateRequest,
+    platform_relevance,
+    remaining_wait,
+    run_gate,
+)
+from analyzer.runtime.gitstate import StateRemote
+from analyzer.runtime.signature import SignatureKeyError, SignedLayer, judge_signatures, load_public_key
+from analyzer.runtime.stateaccess import GitStateAccess
+from analyzer.state.model import DigestHistory, DigestRecord, RebuildRecord
+from tests.analyzer.runtime.jobhelpers import Clock
+from tests.support.cosign import key_pair, payload, push_signature
+from tests.support.registry import Image, RegistryServer, push_index
+from tests.support.staterepo import make_state_remote, read_remote_states
+from tests.support.states import external_state, managed_state
+
+ROOT = Path(__file__).resolve().parents[3]
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+WEEK = timedelta(days=7)
+AMD, ARM = "linux/amd64", "linux/arm64"
+
+
+# --- pure ---------------------------------------------------------------------------------------
+
+def test_remaining_wait_resumes_instead_of_starting_over() -> None:
+    first_seen = NOW - timedelta(days=5)
+    assert remaining_wait(first_seen, WEEK, NOW) == timedelta(days=2)
+    assert remaining_wait(first_seen, WEEK, NOW + timedelta(days=3)) == timedelta(0)
+
+
+def test_platform_relevance() -> None:
+    old = {AMD: "sha256:a1", ARM: "sha256:b1"}
+    only_arm = {AMD: "sha256:a1", ARM: "sha256:b2"}
+    dep = DependentBuild("app", (AMD,), "sha256:old", old)
+    verdict = platform_relevance("sha256:new", only_arm, [dep])
+    assert not verdict.relevant
+    assert verdict.reason == "no relevant platform changed: only linux/arm64 changed; dependents use linux/amd64"
+    assert platform_relevance("sha256:new", only_arm, [dep, DependentBuild("arm-app", (ARM,), "sha256:old", old)]
+                              ).relevant
+    assert platform_relevance("sha256:new", only_arm, [DependentBuild("any", (), "sha256:old", old)]).relevant
+    assert platform_relevance("sha256:new", only_arm, [DependentBuild("new", (AMD,), None, None)]).relevant
+    assert platform_relevance("sha256:new", {}, [DependentBuild("single", (AMD,), "sha256:old", {})]).relevant
+    assert not platform_relevance("sha256:old", old, [dep]).relevant
+
+
+def freight(name: str, warehouse: str, repo: str, digest: str, discovered: str) -> dict[str, Any]:
+    return {"apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Freight",
+            "metadata": {"name": name, "namespace": "image-factory", "creationTimestamp": discovered},
+            "origin": {"kind": "Warehouse", "name": warehouse}, "discoveredAt": discovered,
+            "images": [{"repoURL": repo, "tag": "3.12-slim", "digest": digest}]}
+
+
+def test_freight_first_seen_picks_the_warehouse_and_digest() -> None:
+    items = [freight("a", "python", "python", "sha256:1", "2026-11-01T00:00:00Z"),
+             freight("b", "python", "docker.io/library/python", "sha256:2", "2026-11-03T00:00:00Z"),
+             freight("c", "other", "python", "sha256:2", "2026-10-01T00:00:00Z")]
+    assert freight_first_seen(items, "python", "docker.io/library/python", "sha256:2") == \
+        datetime(2026, 11, 3, tzinfo=UTC)
+    assert freight_first_seen(items, "python", "python", "sha256:3") is None
+
+
+# --- a Kubernetes API server answering the Freight list -------------------------------------------
+
+class FakeKubeAPI:
+    """Serves `GET /apis/kargo.akuity.io/v1alpha1/namespaces/NS/freights` like the API server does."""
+
+    def __init__(self, items: list[dict[str, Any]], status: int = 200) -> None:
+        self.items, self.status, self.paths = items, status, list[str]()
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                api.paths.append(self.path)
+                body = json.dumps({"apiVersion": "kargo.akuity.io/v1alpha1", "kind": "FreightList",
+                                   "metadata": {}, "items": api.items}).encode()
+                self.send_response(api.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def source(self) -> KubernetesFreightSource:
+        config = k8s.Configuration()
+        config.host = f"http://127.0.0.1:{self.server.server_address[1]}"
+        return KubernetesFreightSource("image-factory", k8s.ApiClient(config))
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_freight_time_is_read_with_the_kubernetes_client() -> None:
+    api = FakeKubeAPI([freight("a", "python", "docker.io/library/python", "sha256:1", "2026-11-01T10:00:00Z")])
+    try:
+        assert api.source().first_seen("python", "docker.io/library/python", "sha256:1") == \
+            datetime(2026, 11, 1, 10, tzinfo=UTC)
+        assert api.paths == ["/apis/kargo.akuity.io/v1alpha1/namespaces/image-factory/freights"]
+    finally:
+        api.close()
+    forbidden = FakeKubeAPI([], status=403)
+    try:
+        with pytest.raises(FirstSeenError, match="HTTP 403"):
+            forbidden.source().first_seen("python", "python", "sha256:1")
+    finally:
+        forbidden.close()
+
+
+# --- the gate end to end -------------------------------------------------------------------------
+
+class Fleet:
+    """A two-platform base in the real registry, an app built on its first digest, state in git."""
+
+    def __init__(self, registry: RegistryServer, repo: str, tmp: Path) -> None:
+        self.registry = registry
+        self.repository = f"{registry.host}/{repo}/base"
+        self.ref = f"{self.repository}:1"
+        self.amd1, self.arm1 = Image.of("amd v1", platform=AMD), Image.of("arm v1", platform=ARM)
+        self.v1 = self.push(self.amd1, self.arm1)
+        self.platforms_v1 = {AMD: self.amd1.digest, ARM: self.arm1.digest}
+        history = DigestHistory(current=self.v1, history=[
+            DigestRecord(digest=self.v1, first_seen=NOW - timedelta(days=30), last_seen=NOW,
+                         platforms=self.platforms_v1)])
+        app = managed_state("app", f"{registry.host}/{repo}/app:1", [self.ref], platforms=[AMD],
+                            rebuilds=[RebuildRecord(at=NOW - timedelta(days=20), outcome="succeeded",
+                                                    base_digests={self.ref: self.v1})])
+        self.remote = make_state_remote(tmp, [external_state(self.ref, ["app"], history), app])
+        self.tmp = tmp
+
+    def push(self, *images: Image) -> str:
+        repo = self.repository.split("/", 1)[1]
+        return push_index(self.registry.url, repo, "1", list(images))
+
+    def io(self, clock: Clock, source: KubernetesFreightSource | None = None) -> tuple[GateIO, list[str]]:
+        lines: list[str] = []
+        return GateIO(GitStateAccess(StateRemote(str(self.remote))), RegistryClient(), source, clock.now,
+                      clock.sleep, lines.append), lines
+
+    def request(self, digest: str, delay: timedelta = WEEK) -> GateRequest:
+        return GateRequest("base-1", self.repository, "1", digest, delay)
+
+    def states(self, name: str) -> dict[str, Any]:
+        return read_remote_states(self.remote, self.tmp / name)
+
+
+@pytest.fixture
+def fleet(registry: RegistryServer, repo: str, tmp_path: Path) -> Iterator[Fleet]:
+    yield Fleet(registry, repo, tmp_path)
+
+
+def test_gate_waits_the_remaining_time_then_vets(fleet: Fleet) -> None:
+    v2 = fleet.push(Image.of("amd v2", platform=AMD), fleet.arm1)
+    api = FakeKubeAPI([freight("f2", "base-1", fleet.repository, v2, "2026-11-15T12:00:00Z")])
+    clock = Clock(NOW)  # 5 days after the Freight appeared: 2 days left
+    try:
+        io, lines = fleet.io(clock, api.source())
+        outcome = run_gate(fleet.request(v2), io)
+    finally:
+        api.close()
+    assert outcome.passed, outcome.reason
+    assert sum(clock.sleeps) == timedelta(days=2).total_seconds()  # resumed, not a fresh 7 days
+    assert "Freight discovery time" in lines[0] and "remaining 48h" in lines[0]
+    assert "app: linux/amd64 changed" in outcome.reason
+    record = next(r for r in fleet.states("check")[fleet.ref].digests.history if r.digest == v2)
+    assert record.vetted_at == NOW + timedelta(days=2)
+    assert record.first_seen == datetime(2026, 11, 15, 12, tzinfo=UTC)
+    assert record.platforms[AMD] != fleet.amd1.digest
+
+
+def test_gate_falls_back_to_the_state_history_when_freight_is_unavailable(fleet: Fleet) -> None:
+    down = FakeKubeAPI([], status=500)
+    clock = Clock(NOW)
+    try:
+        io, lines = fleet.io(clock, down.source())
+        outcome = run_gate(fleet.request(fleet.v1, timedelta(days=7)), io)
+    finally:
+        down.close()
+    assert any("Freight time unavailable" in line for line in lines)
+    assert "(state history)" in next(line for line in lines if "first seen" in line)
+    assert clock.sleeps == []  # first seen 30 days ago in the history
+    assert not outcome.passed and "already built on this digest" in outcome.reason
+
+
+def test_gate_fails_when_only_an_unused_platform_changed(fleet: Fleet) -> None:
+    v2 = fleet.push(fleet.amd1, Image.of("arm v2", platform=ARM))
+    io, _ = fleet.io(Clock(NOW))
+    outcome = run_gate(fleet.request(v2, timedelta(0)), io)
+    assert not outcome.passed
+    assert outcome.reason == ("no relevant platform changed: only linux/arm64 changed; "
+                              "dependents use linux/amd64")
+    assert all(r.digest != v2 for r in fleet.states("check")[fleet.ref].digests.history)  # nothing recorded
+
+
+def test_gate_fails_when_the_digest_no_longer_resolves(fleet: Fleet) -> None:
+    missing = "sha256:" + "0" * 64
+    io, _ = fleet.io(Clock(NOW))
+    outcome = run_gate(fleet.request(missing, timedelta(0)), io)
+    assert not outcome.passed and outcome.reason.startswith("digest no longer resolves")
+    assert "not found" in outcome.reason
+
+
+def test_gate_command_exit_codes(fleet: Fleet) -> None:
+    v2 = fleet.push(Image.of("amd v3", platform=AMD), fleet.arm1)
+    env = {k: v for k, v in os.environ.items() if k != "KUBERNETES_SERVICE_HOST"}
+    env["PYTHONPATH"] = str(ROOT)
+    args = [sys.executable, "-m", "analyzer", "gate", "--warehouse=base-1", f"--repository={fleet.repository}",
+            "--tag=1", "--delay=0s", f"--state-repo={fleet.remote}"]
+    passed = subprocess.run([*args, f"--digest={v2}"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert passed.returncode == 0, passed.stderr
+    assert passed.stderr.strip().splitlines()[-1].startswith("gate: PASSED: vetted ")
+    failed = subprocess.run([*args, f"--digest=sha256:{'1' * 64}"], cwd=ROOT, env=env, capture_output=True,
+                            text=True)
+    assert failed.returncode == 1
+    assert failed.stderr.strip().splitlines()[-1].startswith("gate: FAILED: digest no longer resolves")
+    bad = subprocess.run([*args, "--digest=sha256:1"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert bad.returncode == 2 and "invalid argument" in bad.stderr
+
+
+# --- cosign signatures ---------------------------------------------------------------------------
+
+def test_judge_signatures_needs_the_key_and_the_digest(tmp_path: Path) -> None:
+    key, public = key_pair(tmp_path, "k")
+    other, _ = key_pair(tmp_path / "other", "k")
+    pub = load_public_key(public.read_bytes(), "k.pub")
+    body = payload("r.example/base", "sha256:aa")
+
+    def signed(by: Any, data: bytes) -> SignedLayer:
+        return SignedLayer(data, base64.b64encode(by.sign(data, ec.ECDSA(hashes.SHA256()))).decode())
+
+    assert judge_signatures(pub, "sha256:aa", [signed(key, body)]).ok
+    assert not judge_signatures(pub, "sha256:bb", [signed(key, body)]).ok  # signs another digest
+    assert not judge_signatures(pub, "sha256:aa", [signed(other, body)]).ok  # another key
+    assert judge_signatures(pub, "sha256:aa", []).reason == "no signature found for sha256:aa"
+    with pytest.raises(SignatureKeyError, match="not a PEM public key"):
+        load_public_key(b"garbage", "bad.pub")
+
+
+def test_gate_verifies_a_cosign_signature_when_a_key_is_configured(fleet: Fleet, tmp_path: Path) -> None:
+    repo = fleet.repository.split("/", 1)[1]
+    key, public = key_pair(tmp_path / "keys", "base-1")
+    signed = fleet.push(Image.of("amd signed", platform=AMD), fleet.arm1)
+    push_signature(fleet.registry.url, repo, fleet.registry.host, signed, key)
+    io, lines = fleet.io(Clock(NOW))
+    outcome = run_gate(dataclasses.replace(fleet.request(signed, timedelta(0)), cosign_key=public), io)
+    assert outcome.passed, outcome.reason
+    assert "cosign signature verified" in lines
+
+    unsigned = fleet.push(Image.of("amd unsigned", platform=AMD), fleet.arm1)
+    io, _ = fleet.io(Clock(NOW))
+    outcome = run_gate(dataclasses.replace(fleet.request(unsigned, timedelta(0)), cosign_key=public), io)
+    assert not outcome.passed and outcome.reason == f"no signature found for {unsigned}"
+
+    forged = fleet.push(Image.of("amd forged", platform=AMD), fleet.arm1)
+    intruder, _ = key_pair(tmp_path / "intruder", "base-1")
+    push_signature(fleet.registry.url, repo, fleet.registry.host, forged, intruder)
+    io, _ = fleet.io(Clock(NOW))
+    outcome = run_gate(dataclasses.replace(fleet.request(forged, timedelta(0)), cosign_key=public), io)
+    assert not outcome.passed and outcome.reason.startswith("no valid cosign signature")
+
+
+def test_gate_without_a_key_says_signatures_were_not_checked(fleet: Fleet) -> None:
+    v2 = fleet.push(Image.of("amd v9", platform=AMD), fleet.arm1)
+    io, lines = fleet.io(Clock(NOW))
+    assert run_gate(fleet.request(v2, timedelta(0)), io).passed
+    assert "signature not checked (no cosign key configured for this upstream)" in lines
