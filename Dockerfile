@@ -2,6 +2,9 @@
 # The analyzer image: runs `image-factory` (the gate and verify-rebuild jobs, record, refresh, render).
 # The base is pinned by digest; bump it by rebuilding on a vetted digest (this image is itself a managed
 # image candidate: enroll it in images.yaml like any other).
+# NOTE: this digest was NOT resolved against Docker Hub (the machines this was written on reach no
+# registry). Before the first build, replace it with the vetted digest of python:3.11-slim, e.g. from
+# `image-factory status` after `image-factory refresh`.
 ARG PYTHON_BASE=python:3.11-slim@sha256:79a3a3fd0332eb198443c49d00953631176713878966d4ad713f2f5bf16bcd25
 
 FROM ${PYTHON_BASE} AS build
@@ -9,7 +12,8 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 WORKDIR /src
 COPY requirements.txt pyproject.toml ./
 # Only the runtime dependencies, at the versions pinned in requirements.txt (no test or Pulumi tooling).
-RUN grep -E '^(pydantic|PyYAML|GitPython|click|rich|httpx|google-re2|kubernetes|ruamel\.yaml|cryptography)==' requirements.txt \
+RUN grep -E '^(pydantic|PyYAML|GitPython|click|rich|httpx|google-re2|kubernetes|ruamel\.yaml|cryptography|Jinja2|MarkupSafe|graphviz)==' \
+        requirements.txt \
         > runtime-requirements.txt \
     && python -m venv /opt/image-factory \
     && /opt/image-factory/bin/pip install -r runtime-requirements.txt

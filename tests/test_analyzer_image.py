@@ -14,7 +14,8 @@ DOCKERFILE = ROOT / "Dockerfile"
 # Import name → distribution, for every third-party module the analyzer package imports.
 DISTRIBUTIONS = {"pydantic": "pydantic", "yaml": "PyYAML", "git": "GitPython", "click": "click", "rich": "rich",
                  "httpx": "httpx", "re2": "google-re2", "kubernetes": "kubernetes", "ruamel": "ruamel.yaml",
-                 "urllib3": "kubernetes", "cryptography": "cryptography"}
+                 "urllib3": "kubernetes", "cryptography": "cryptography", "jinja2": "Jinja2",
+                 "markupsafe": "MarkupSafe", "graphviz": "graphviz"}
 
 
 def test_dockerfile_is_discoverable_and_pinned_by_digest() -> None:
