@@ -104,15 +104,17 @@ def main() -> None:
     parser.add_argument("--bases", type=int, help="base tags for the render scenarios")
     parser.add_argument("--managed", type=int, help="managed images for the render scenarios")
     parser.add_argument("--runs", type=int)
+    parser.add_argument("--suite", choices=["all", "analyze", "render"], default="all")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     repos = args.repos or (20 if args.small else 500)
     dockerfiles = args.dockerfiles or (200 if args.small else 10_000)
     runs = args.runs or (1 if args.small else 3)
     with tempfile.TemporaryDirectory(prefix="image-factory-bench-") as tmp:
-        results = run_suite(Path(tmp), repos, dockerfiles, runs)
-        results += run_render_suite(Path(tmp), args.bases or (100 if args.small else 2000),
-                                    args.managed or (250 if args.small else 5000), runs)
+        results = run_suite(Path(tmp), repos, dockerfiles, runs) if args.suite in ("all", "analyze") else []
+        if args.suite in ("all", "render"):
+            results += run_render_suite(Path(tmp), args.bases or (100 if args.small else 2000),
+                                        args.managed or (250 if args.small else 5000), runs)
     if args.json:
         print(json.dumps({"cores": os.cpu_count(), "results": [asdict(r) for r in results]}, indent=2))
         return

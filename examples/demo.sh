@@ -15,3 +15,6 @@ echo "== render: images.yaml + state/ -> Kargo manifests in rendered/"
 venv/bin/image-factory render --out rendered
 echo "== check: policy rules over the rendered resources"
 venv/bin/image-factory check --policy-config policy/config.json
+echo "== report: a static status page"
+venv/bin/image-factory report --out report
+echo "open report/index.html (no server needed)"
