@@ -5,6 +5,7 @@ typed model (so a misspelt field fails in Python, not in the cluster)."""
 from __future__ import annotations
 
 import pulumi
+import pulumi_kubernetes as k8s
 from pulumi_kubernetes.apiextensions import CustomResource
 
 from analyzer.kargo import resources as model
@@ -62,9 +63,28 @@ class AnalysisTemplate(_KargoResource):
         super().__init__(resource_name, metadata, spec, opts)
 
 
-def create(obj: model.KargoObject, opts: pulumi.ResourceOptions | None = None) -> _KargoResource:
-    """The typed Pulumi resource for one model object; the logical name is `<kind>-<name>` (lowercase)."""
+def create(obj: model.KargoObject, opts: pulumi.ResourceOptions | None = None) -> pulumi.CustomResource:
+    """The typed Pulumi resource for one model object; the logical name is `<kind>-<name>` (lowercase).
+
+    Kargo and Argo kinds become the CustomResource subclasses above; the Jobs' RBAC uses
+    pulumi-kubernetes' own typed classes.
+    """
     name = f"{obj.kind.lower()}-{obj.name}"
+    if isinstance(obj, model.ServiceAccount | model.Role | model.RoleBinding):
+        meta = k8s.meta.v1.ObjectMetaArgs(name=obj.metadata.name, namespace=obj.metadata.namespace,
+                                          labels=obj.metadata.labels)
+        if isinstance(obj, model.ServiceAccount):
+            return k8s.core.v1.ServiceAccount(name, metadata=meta, opts=opts)
+        if isinstance(obj, model.Role):
+            rules = [k8s.rbac.v1.PolicyRuleArgs(api_groups=r.api_groups, resources=r.resources, verbs=r.verbs)
+                     for r in obj.rules]
+            return k8s.rbac.v1.Role(name, metadata=meta, rules=rules, opts=opts)
+        ref = obj.role_ref
+        return k8s.rbac.v1.RoleBinding(
+            name, metadata=meta, opts=opts,
+            role_ref=k8s.rbac.v1.RoleRefArgs(api_group=ref.api_group, kind=ref.kind, name=ref.name),
+            subjects=[k8s.rbac.v1.SubjectArgs(kind=s.kind, name=s.name, namespace=s.namespace)
+                      for s in obj.subjects])
     if isinstance(obj, model.Project):
         return Project(name, obj.metadata, opts)
     if isinstance(obj, model.ProjectConfig):

@@ -43,6 +43,7 @@ from analyzer.kargo.resources import (
     ObjectMeta,
     PodSpec,
     PodTemplate,
+    PolicyRule,
     Project,
     ProjectConfig,
     ProjectConfigSpec,
@@ -53,10 +54,15 @@ from analyzer.kargo.resources import (
     PromotionTemplateSpec,
     RequestedFreight,
     ResourceRequirements,
+    Role,
+    RoleBinding,
+    RoleRef,
     SecretEnvSource,
+    ServiceAccount,
     Stage,
     StageSpec,
     StepRetry,
+    Subject,
     Subscription,
     Verification,
     Warehouse,
@@ -435,6 +441,19 @@ def _plan_rebuild(image: _Managed, closures: Mapping[str, set[str]], origins: Ma
     return _RebuildPlan(image, requested, [origins[r] for r in ordered], soaks, used_expedite)
 
 
+def _job_identity(settings: Settings) -> list[KargoObject]:
+    """The Jobs' ServiceAccount, allowed only to read Freight (the gate's first-seen time) in the project."""
+    meta = ObjectMeta(name=settings.service_account, namespace=settings.project,
+                      labels={cv.LABEL_ROLE: cv.ROLE_JOBS})
+    return [
+        ServiceAccount(metadata=meta),
+        Role(metadata=meta, rules=[PolicyRule(api_groups=["kargo.akuity.io"], resources=["freights"],
+                                              verbs=["get", "list", "watch"])]),
+        RoleBinding(metadata=meta, role_ref=RoleRef(name=settings.service_account),
+                    subjects=[Subject(name=settings.service_account, namespace=settings.project)]),
+    ]
+
+
 def build_project(fleet: Fleet, states: Mapping[str, ImageState] | Iterable[ImageState],
                   settings: Settings) -> KargoProject:
     """Every Kargo object for this fleet, deterministic for the same inputs."""
@@ -480,6 +499,7 @@ def build_project(fleet: Fleet, states: Mapping[str, ImageState] | Iterable[Imag
                           stage_selector=PromotionPolicySelector(
                               match_labels={cv.LABEL_AUTO_PROMOTE: "true"}),
                           auto_promotion_enabled=True)])),
+        *_job_identity(settings),
         _job_template(settings, GATE_TEMPLATE, cv.ROLE_GATE, "gate", GATE_ARGS,
                       max(delays) + settings.gate_deadline_margin),
         _job_template(settings, VERIFY_TEMPLATE, cv.ROLE_VERIFY, "verify-rebuild", VERIFY_ARGS,

@@ -14,6 +14,8 @@ ROLE_SOAK = "soak"
 ROLE_REBUILD = "rebuild"
 ROLE_GATE = "gate"
 ROLE_VERIFY = "verify"
+ROLE_JOBS = "jobs"
+"""The Jobs' ServiceAccount, Role and RoleBinding."""
 
 LABEL_IMAGE = f"{DOMAIN}/image"
 """Managed image name, on its rebuild Stage."""

@@ -254,7 +254,57 @@ class AnalysisTemplate(KubeObject):
     spec: AnalysisTemplateSpec
 
 
-KargoObject = Project | ProjectConfig | Warehouse | Stage | AnalysisTemplate
+# --- RBAC for the Jobs (least privilege: read the project's Freight, nothing else) ---------------------
 
-KIND_ORDER = {"Project": 0, "ProjectConfig": 1, "AnalysisTemplate": 2, "Warehouse": 3, "Stage": 4}
+class PolicyRule(Spec):
+    api_groups: list[str]
+    resources: list[str]
+    verbs: list[str]
+
+
+class RoleRef(Spec):
+    api_group: str = "rbac.authorization.k8s.io"
+    kind: Literal["Role"] = "Role"
+    name: str
+
+
+class Subject(Spec):
+    kind: Literal["ServiceAccount"] = "ServiceAccount"
+    name: str
+    namespace: str
+
+
+class ServiceAccount(KubeObject):
+    """The identity the gate and verify-rebuild Jobs run as."""
+
+    api_version: ClassVar[str] = "v1"
+    kind: ClassVar[str] = "ServiceAccount"
+
+
+class Role(KubeObject):
+    """Lets the gate read Freight creation times (first seen) in the project namespace."""
+
+    api_version: ClassVar[str] = "rbac.authorization.k8s.io/v1"
+    kind: ClassVar[str] = "Role"
+    rules: list[PolicyRule]
+
+    def to_manifest(self) -> dict[str, Any]:
+        return {**super().to_manifest(), "rules": [rule.to_dict() for rule in self.rules]}
+
+
+class RoleBinding(KubeObject):
+    api_version: ClassVar[str] = "rbac.authorization.k8s.io/v1"
+    kind: ClassVar[str] = "RoleBinding"
+    role_ref: RoleRef
+    subjects: list[Subject]
+
+    def to_manifest(self) -> dict[str, Any]:
+        return {**super().to_manifest(), "roleRef": self.role_ref.to_dict(),
+                "subjects": [subject.to_dict() for subject in self.subjects]}
+
+
+KargoObject = Project | ProjectConfig | Warehouse | Stage | AnalysisTemplate | ServiceAccount | Role | RoleBinding
+
+KIND_ORDER = {"Project": 0, "ProjectConfig": 1, "ServiceAccount": 1, "Role": 1, "RoleBinding": 1,
+              "AnalysisTemplate": 2, "Warehouse": 3, "Stage": 4}
 """Apply order: the Project (namespace) first, Stages (which reference the rest) last."""

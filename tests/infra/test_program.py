@@ -23,6 +23,11 @@ from tests.support.kargo_schemas import SCHEMAS, all_problems
 CR_PREFIX = "kubernetes:"
 
 
+def _token(api_version: str, kind: str) -> str:
+    """pulumi-kubernetes type token: `kubernetes:<group>/<version>:<Kind>`, core group named `core`."""
+    return f"{CR_PREFIX}{api_version if '/' in api_version else 'core/' + api_version}:{kind}"
+
+
 def _settle(resources: list[pulumi.Resource]) -> None:
     """Run the event loop until every registration reached the mocks (pitfall 7)."""
 
@@ -60,6 +65,9 @@ def test_exact_resource_set(built: tuple[program.Program, dict[Any, Any]]) -> No
         [
             ("kubernetes:kargo.akuity.io/v1alpha1:Project", "project-image-factory"),
             ("kubernetes:kargo.akuity.io/v1alpha1:ProjectConfig", "projectconfig-image-factory"),
+            ("kubernetes:core/v1:ServiceAccount", "serviceaccount-image-factory-jobs"),
+            ("kubernetes:rbac.authorization.k8s.io/v1:Role", "role-image-factory-jobs"),
+            ("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "rolebinding-image-factory-jobs"),
             ("kubernetes:argoproj.io/v1alpha1:AnalysisTemplate", "analysistemplate-gate"),
             ("kubernetes:argoproj.io/v1alpha1:AnalysisTemplate", "analysistemplate-verify-rebuild"),
             *[
@@ -110,7 +118,7 @@ def test_program_and_render_produce_the_same_objects(built: tuple[program.Progra
     expected = build_project(example_fleet(), example_states(), Settings())
     for obj in expected.objects:
         manifest = obj.to_manifest()
-        got = inputs[(f"{CR_PREFIX}{obj.api_version}:{obj.kind}", f"{obj.kind.lower()}-{obj.name}")]
+        got = inputs[(_token(obj.api_version, obj.kind), f"{obj.kind.lower()}-{obj.name}")]
         assert _normalize(got) == manifest, obj.name
     assert all_problems(_normalize(i) for i in inputs.values()) == []
 
@@ -177,7 +185,7 @@ def test_stack_outputs(built: tuple[program.Program, dict[Any, Any]]) -> None:
         "analysisTemplates": 2,
         "managedImages": 8,
         "pinnedBases": 1,
-        "objects": 22,
+        "objects": 25,
     }
     assert json.loads(json.dumps(outputs)) == outputs  # JSON-friendly for dashboards
 
@@ -194,7 +202,7 @@ def test_gitops_mode_uses_a_rendering_provider(tmp_path: Path, pulumi_mocks: Ech
     assert provider.inputs["renderYamlToDirectory"] == "../rendered"
     assert provider.inputs["alwaysRender"] is True or provider.inputs["alwaysRender"] == "true"
     crs = [a for a in created if a.typ.startswith(CR_PREFIX)]
-    assert len(crs) == 22 and all(a.provider and "::render::" in a.provider for a in crs)
+    assert len(crs) == 25 and all(a.provider and "::render::" in a.provider for a in crs)
 
 
 def test_main_entry_point_exports_the_summary(tmp_path: Path, pulumi_mocks: EchoMocks) -> None:

@@ -35,7 +35,36 @@ CRD_FILES = {
     ("kargo.akuity.io/v1alpha1", "Stage"): "kargo.akuity.io_stages.yaml",
     ("argoproj.io/v1alpha1", "AnalysisTemplate"): "analysis-template-crd.yaml",
 }
-NAMESPACED = {"ProjectConfig", "Warehouse", "Stage", "AnalysisTemplate"}
+NAMESPACED = {"ProjectConfig", "Warehouse", "Stage", "AnalysisTemplate", "ServiceAccount", "Role", "RoleBinding"}
+
+_STRINGS = {"type": "array", "items": {"type": "string"}, "minItems": 1}
+_META = {"type": "object", "required": ["name", "namespace"]}
+BUILTIN_SCHEMAS: dict[tuple[str, str], dict[str, Any]] = {
+    # Kubernetes' own OpenAPI is not in shared/; these are the fields of the API reference (core/v1,
+    # rbac/v1) that Image Factory writes, strict about anything else.
+    ("v1", "ServiceAccount"): {"type": "object", "additionalProperties": False,
+                               "required": ["apiVersion", "kind", "metadata"],
+                               "properties": {"apiVersion": {}, "kind": {}, "metadata": _META}},
+    ("rbac.authorization.k8s.io/v1", "Role"): {
+        "type": "object", "additionalProperties": False, "required": ["apiVersion", "kind", "metadata", "rules"],
+        "properties": {"apiVersion": {}, "kind": {}, "metadata": _META, "rules": {"type": "array", "items": {
+            "type": "object", "additionalProperties": False, "required": ["apiGroups", "resources", "verbs"],
+            "properties": {"apiGroups": _STRINGS, "resources": _STRINGS, "verbs": {
+                "type": "array", "minItems": 1, "items": {"enum": ["get", "list", "watch", "create", "update",
+                                                                     "patch", "delete", "deletecollection"]}}}}}}},
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): {
+        "type": "object", "additionalProperties": False,
+        "required": ["apiVersion", "kind", "metadata", "roleRef", "subjects"],
+        "properties": {"apiVersion": {}, "kind": {}, "metadata": _META,
+                       "roleRef": {"type": "object", "additionalProperties": False,
+                                   "required": ["apiGroup", "kind", "name"],
+                                   "properties": {"apiGroup": {"const": "rbac.authorization.k8s.io"},
+                                                  "kind": {"enum": ["Role", "ClusterRole"]}, "name": {}}},
+                       "subjects": {"type": "array", "minItems": 1, "items": {
+                           "type": "object", "additionalProperties": False, "required": ["kind", "name"],
+                           "properties": {"kind": {"enum": ["ServiceAccount", "User", "Group"]}, "name": {},
+                                          "namespace": {}, "apiGroup": {}}}}}},
+}
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 EXPRESSION = re.compile(r"\$\{\{.*?\}\}", re.S)
 
@@ -97,9 +126,13 @@ def _where(manifest: dict[str, Any]) -> str:
 def crd_problems(manifest: dict[str, Any]) -> list[str]:
     """The manifest against its CRD's openAPIV3Schema, plus the metadata the schema leaves open."""
     key = (manifest.get("apiVersion"), manifest.get("kind"))
-    if key not in CRD_FILES:
+    if key in BUILTIN_SCHEMAS:
+        schema = BUILTIN_SCHEMAS[key]  # type: ignore[index]
+    elif key in CRD_FILES:
+        schema = crd_schema(*key)  # type: ignore[arg-type]
+    else:
         return [f"{_where(manifest)}: no CRD known for {key}"]
-    problems = _errors(jsonschema.Draft7Validator(crd_schema(*key)), manifest, _where(manifest))
+    problems = _errors(jsonschema.Draft7Validator(schema), manifest, _where(manifest))
     metadata = manifest.get("metadata", {})
     if not DNS_LABEL.match(str(metadata.get("name", ""))):
         problems.append(f"{_where(manifest)}: metadata.name is not a DNS-1123 label (<= 63)")

@@ -35,18 +35,21 @@ def test_render_writes_one_valid_file_per_resource(tmp_path: Path) -> None:
     code, output = _render(tmp_path, "--out", str(tmp_path / "out"))
     assert code == 0, output
     files = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert files[:4] == [
+    assert files[:7] == [
         "00-project-image-factory.yaml",
         "01-projectconfig-image-factory.yaml",
+        "01-role-image-factory-jobs.yaml",
+        "01-rolebinding-image-factory-jobs.yaml",
+        "01-serviceaccount-image-factory-jobs.yaml",
         "02-analysistemplate-gate.yaml",
         "02-analysistemplate-verify-rebuild.yaml",
     ]
     assert "03-warehouse-python-3-12-slim.yaml" in files and "04-stage-rebuild-payments-api.yaml" in files
     manifests = [yaml.safe_load((tmp_path / "out" / f).read_text()) for f in files]
-    assert len(manifests) == 22
+    assert len(manifests) == 25
     assert all(list(m)[:3] == ["apiVersion", "kind", "metadata"] for m in manifests)
     assert all_problems(manifests) == []
-    assert "22 resources (6 warehouses, 5 soak stages, 7 rebuild stages); 22 written" in output
+    assert "25 resources (6 warehouses, 5 soak stages, 7 rebuild stages); 25 written" in output
     assert "pinned (not monitored): edge-proxy: docker.io/library/golang:1.23@sha256:" in output
 
 
@@ -58,7 +61,7 @@ def test_rerender_is_byte_identical_and_removes_only_stale_generated_files(tmp_p
     (out / "04-stage-rebuild-gone.yaml").write_text(GENERATED_HEADER + "kind: Stage\n")
     (out / "kustomization.yaml").write_text("resources: []\n")  # not ours: kept
     code, output = _render(tmp_path, "--out", str(out))
-    assert code == 0 and "0 written, 22 unchanged, 1 removed" in output
+    assert code == 0 and "0 written, 25 unchanged, 1 removed" in output
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.name != "kustomization.yaml"} == first
     assert (out / "kustomization.yaml").exists()
 
@@ -127,12 +130,12 @@ def test_python_dash_m_analyzer_render_entry_point(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert len(list((tmp_path / "out").glob("*.yaml"))) == 22
+    assert len(list((tmp_path / "out").glob("*.yaml"))) == 25
 
 
 def test_render_before_analyze_says_what_is_missing(tmp_path: Path) -> None:
     copy_config(tmp_path)
     code, output = _render(tmp_path, "--out", str(tmp_path / "out"))
     assert code == 0, output
-    assert "6 resources (2 warehouses, 0 soak stages, 0 rebuild stages)" in output
+    assert "9 resources (2 warehouses, 0 soak stages, 0 rebuild stages)" in output
     assert "not analyzed yet (run `image-factory analyze`): base-node, base-python," in output

@@ -37,8 +37,23 @@ def test_example_fleet_renders_schema_valid_project(manifests: list[dict[str, An
         "AnalysisTemplate",
         "Warehouse",
         "Stage",
+        "ServiceAccount",
+        "Role",
+        "RoleBinding",
     }
     assert all_problems(manifests) == []
+
+
+def test_jobs_may_only_read_freight(manifests: list[dict[str, Any]]) -> None:
+    (role,) = [m for m in manifests if m["kind"] == "Role"]
+    assert role["rules"] == [{"apiGroups": ["kargo.akuity.io"], "resources": ["freights"],
+                              "verbs": ["get", "list", "watch"]}]
+    (binding,) = [m for m in manifests if m["kind"] == "RoleBinding"]
+    (template,) = [m for m in manifests if m["kind"] == "AnalysisTemplate" and m["metadata"]["name"] == "gate"]
+    pod = template["spec"]["metrics"][0]["provider"]["job"]["spec"]["template"]["spec"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": pod["serviceAccountName"],
+                                    "namespace": role["metadata"]["namespace"]}]
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
 
 
 def test_crd_check_rejects_unknown_and_missing_fields(manifests: list[dict[str, Any]]) -> None:
