@@ -118,6 +118,15 @@ class _Lexer:
         finally:
             self.raw_escapes = saved
 
+    def until(self, stop: str, raw_escapes: bool, missing: str) -> tuple[str, frozenset[str]]:
+        """Text up to `stop`; running out of input first is the syntax error `missing` (as BuildKit words it)."""
+        try:
+            return self.process_stop_on(stop, raw_escapes)
+        except ExpansionError:
+            if self.peek() is None:
+                raise ExpansionError(missing) from None
+            raise
+
     def _process_stop_on(self, stop: str | None, collect: bool) -> tuple[str, frozenset[str]]:
         out: list[str] = []
         unknown: set[str] = set()
@@ -247,12 +256,7 @@ class _Lexer:
         pattern_like = ch in "#%"
         if null_is_unset and pattern_like:
             raise ExpansionError(f"unsupported modifier ({modifier}) in substitution")
-        try:
-            word, word_unknown = self.process_stop_on("}", raw_escapes=pattern_like)
-        except ExpansionError:
-            if self.peek() is None:
-                raise ExpansionError("syntax error: missing '}'") from None
-            raise
+        word, word_unknown = self.until("}", pattern_like, "syntax error: missing '}'")
         value = self.lookup(name)
         if value is None and self.options.skip_unset_env:
             return "${" + name + modifier + word + "}", frozenset()
@@ -262,18 +266,8 @@ class _Lexer:
         replace_all = self.peek() == "/"
         if replace_all:
             self.next()
-        try:
-            pattern, p_unknown = self.process_stop_on("/", raw_escapes=True)
-        except ExpansionError:
-            if self.peek() is None:
-                raise ExpansionError("syntax error: missing '/' in ${}") from None
-            raise
-        try:
-            replacement, r_unknown = self.process_stop_on("}", raw_escapes=True)
-        except ExpansionError:
-            if self.peek() is None:
-                raise ExpansionError("syntax error: missing '}'") from None
-            raise
+        pattern, p_unknown = self.until("/", True, "syntax error: missing '/' in ${}")
+        replacement, r_unknown = self.until("}", True, "syntax error: missing '}'")
         value = self.lookup(name)
         if value is None and self.options.skip_unset_env:
             return "${" + name + "/" + pattern + "/" + replacement + "}", frozenset()

@@ -1,0 +1,28 @@
+"""The benchmark suite itself must not rot: CI runs its --small mode (timings are reported, not asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_small_benchmark_runs_every_scenario() -> None:
+    done = subprocess.run([sys.executable, "bench/run.py", "--small", "--json"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert report["cores"] >= 1
+    names = [r["scenario"] for r in report["results"]]
+    assert names == [
+        "cold analyze (200 Dockerfiles, 20 repos)",
+        "warm analyze, nothing changed",
+        "warm analyze, one Dockerfile changed",
+        "render (100 base tags, 250 managed)",
+        "Pulumi program under mocks (100 base tags, 250 managed)",
+    ]
+    assert all(r["exit_code"] == 0 and r["runs"] == 1 and r["min_s"] > 0 and r["peak_rss_mib"] > 0
+               for r in report["results"])
