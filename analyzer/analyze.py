@@ -92,6 +92,14 @@ class Sources:
         self.blobs.save()
         self.parses.save()
 
+    def cached(self, image: EnrolledImage, commit: str) -> Discovery | None:
+        """The discovery of an unchanged Dockerfile, from the caches alone (no git, no parsing)."""
+        source = image.entry.source
+        assert source is not None
+        blob = self.blobs.get(commit, source.dockerfile)
+        analysis = self.parses.get(blob, source.build_args) if blob else None
+        return Discovery(analysis=analysis, commit=commit) if analysis else None
+
     def discover(self, image: EnrolledImage, url: str, commit: str) -> Discovery:
         source = image.entry.source
         assert source is not None
@@ -132,22 +140,27 @@ def resolve_heads(fleet: Fleet, sources: Sources) -> dict[tuple[str, str], str |
 
 def discover_fleet(fleet: Fleet, sources: Sources, heads: dict[tuple[str, str], str | SourceError],
                    progress: Progress | None = None) -> dict[str, Discovery]:
+    """Cache hits are answered inline; only Dockerfiles that need git go to the thread pool (a pool
+    task per image would cost more than the cached lookup itself on a large fleet)."""
     root_dir = Path(fleet.root).parent
-
-    def one(image: EnrolledImage) -> Discovery:
+    results: dict[str, Discovery] = {}
+    pending: list[tuple[EnrolledImage, str, str]] = []
+    for image in fleet.managed():
         url, ref = _image_source(image, root_dir)
         commit = heads[(url, ref)]
-        if isinstance(commit, SourceError):
-            return Discovery(error=str(commit))
-        return sources.discover(image, url, commit)
-
-    results: dict[str, Discovery] = {}
+        found = Discovery(error=str(commit)) if isinstance(commit, SourceError) else sources.cached(image, commit)
+        if found is None:
+            pending.append((image, url, str(commit)))
+        else:
+            results[image.name] = found
+            if progress:
+                progress(image.name, found)
     with ThreadPoolExecutor(max_workers=MAX_PARALLEL_FETCHES) as pool:
-        for image, discovery in zip(fleet.managed(), pool.map(one, fleet.managed()), strict=True):
+        for (image, _, _), discovery in zip(pending, pool.map(lambda p: sources.discover(*p), pending), strict=True):
             results[image.name] = discovery
             if progress:
                 progress(image.name, discovery)
-    return results
+    return {image.name: results[image.name] for image in fleet.managed()}
 
 
 def _cached(snapshot: Snapshot[T], key: str | None, load: Callable[[], T]) -> T:

@@ -6,7 +6,6 @@ Adding or removing `source` is how an image moves between the two, and state fol
 
 from __future__ import annotations
 
-import functools
 import posixpath
 import re
 from datetime import date, timedelta
@@ -28,7 +27,6 @@ from analyzer.discovery.reference import ImageRef, InvalidReference, parse_refer
 from analyzer.regex import re2_error
 
 DEFAULT_DELAY = timedelta(days=7)
-_cached_reference = functools.lru_cache(maxsize=65536)(parse_reference)
 SelectionStrategy = Literal["Digest", "SemVer", "Lexical", "NewestBuild"]
 
 _DNS_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -254,7 +252,7 @@ class ImageEntry(StrictModel):
 
     @property
     def ref(self) -> ImageRef:
-        return _cached_reference(self.image)
+        return parse_reference(self.image)
 
     @property
     def managed(self) -> bool:

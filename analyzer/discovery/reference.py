@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -96,8 +97,13 @@ def _split_domain(name: str) -> tuple[str, str]:
     return domain, remainder
 
 
+@functools.lru_cache(maxsize=65536)
 def parse_reference(text: str) -> ImageRef:
-    """Parse and normalize `text` like distribution's ParseNormalizedNamed + TagNameOnly."""
+    """Parse and normalize `text` like distribution's ParseNormalizedNamed + TagNameOnly.
+
+    Pure and called for the same strings over and over on a large fleet, so results are memoized
+    (ImageRef is immutable; invalid references raise every time).
+    """
     if not text:
         raise InvalidReference("repository name must have at least one component")
     if text != text.strip():
