@@ -18,6 +18,7 @@ from analyzer.config.loader import load_fleet
 from analyzer.kargo import resources as model
 from analyzer.kargo.build import KargoProject, build_project
 from analyzer.kargo.settings import Settings, settings_from_config
+from analyzer.planning.timeline import status_summary
 from analyzer.state.store import load_states
 from infra.resources import create
 
@@ -79,7 +80,8 @@ def _creation_order(objects: list[model.KargoObject]) -> list[model.KargoObject]
 
 def build(fleet_path: Path, state_dir: Path, settings: Settings) -> Program:
     """Create every resource and return them with the stack outputs (the caller exports them)."""
-    project = build_project(load_fleet(fleet_path), load_states(state_dir), settings)
+    states = load_states(state_dir)
+    project = build_project(load_fleet(fleet_path), states, settings)
     provider = None
     if settings.render_yaml_to_directory:
         # GitOps mode: the provider writes manifests (for Argo CD) instead of applying them.
@@ -94,7 +96,8 @@ def build(fleet_path: Path, state_dir: Path, settings: Settings) -> Program:
         created[(obj.kind, obj.name)] = resource
         if isinstance(obj, model.Project):
             project_resource = resource
-    return Program(project=project, resources=created, outputs=dict(project.summary), provider=provider)
+    outputs = {**project.summary, "status": status_summary(states)}
+    return Program(project=project, resources=created, outputs=outputs, provider=provider)
 
 
 def main() -> Program:

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
-from typing import Literal
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
 from analyzer.config.durations import format_duration, parse_duration
 from analyzer.graph import DependencyGraph, build_graph
@@ -377,6 +377,25 @@ def plan(states: Mapping[str, ImageState], at: datetime, graph: DependencyGraph 
             rebuilds=rebuilds,
         ))
     return Plan(at=at, bases=_bases(states, sim, at), images=tuple(images), cascade=tuple(numbered))
+
+
+def state_as_of(states: Mapping[str, ImageState]) -> datetime | None:
+    """The newest time recorded anywhere in the state (a digest seen or vetted, a rebuild), or None.
+
+    Planning "as of the state" rather than "now" gives figures that change only when the state does
+    (stack outputs must not change on every preview).
+    """
+    times = [t for s in states.values() for r in s.digests.history for t in (r.first_seen, r.last_seen, r.vetted_at)
+             if t is not None]
+    times += [r.at for s in states.values() for r in s.rebuilds]
+    return max(times, default=None)
+
+
+def status_summary(states: Mapping[str, ImageState]) -> dict[str, Any]:
+    """Plan summary as of the state's newest record, for dashboards (`asOf` is null without any history)."""
+    as_of = state_as_of(states)
+    at = as_of or datetime(1970, 1, 1, tzinfo=UTC)
+    return {"asOf": as_of.isoformat() if as_of else None, **plan(states, at).summary()}
 
 
 def plan_assuming_update(states: Mapping[str, ImageState], base: str, at: datetime) -> Plan:

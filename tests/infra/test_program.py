@@ -15,6 +15,8 @@ import yaml
 
 from analyzer.kargo.build import build_project
 from analyzer.kargo.settings import Settings
+from analyzer.planning.timeline import plan
+from examples.demo_history import with_demo_history
 from infra import program
 from tests.conftest import ROOT, EchoMocks
 from tests.support.kargo_fleet import example_fleet, example_states, write_state_dir
@@ -173,6 +175,7 @@ def test_stack_outputs(built: tuple[program.Program, dict[Any, Any]]) -> None:
         "unbuildable",
         "notAnalyzed",
         "counts",
+        "status",
     }
     assert outputs["warehouses"]["python-3-12-slim"] == "docker.io/library/python:3.12-slim"
     assert outputs["rebuildStages"]["payments-api"] == "rebuild-payments-api"
@@ -187,7 +190,21 @@ def test_stack_outputs(built: tuple[program.Program, dict[Any, Any]]) -> None:
         "pinnedBases": 1,
         "objects": 25,
     }
+    assert outputs["status"]["asOf"] is None and outputs["status"]["managed"] == 8  # no digest history yet
     assert json.loads(json.dumps(outputs)) == outputs  # JSON-friendly for dashboards
+
+
+def test_status_output_is_the_plan_as_of_the_newest_state_record(tmp_path: Path, pulumi_mocks: EchoMocks) -> None:
+    states = with_demo_history(example_states())
+    write_state_dir(tmp_path / "state", states)
+    result = program.build(ROOT / "images.yaml", tmp_path / "state", Settings())
+    _settle(list(result.resources.values()))
+    newest = max([r.last_seen for s in states.values() for r in s.digests.history]
+                 + [r.at for s in states.values() for r in s.rebuilds])
+    status = result.outputs["status"]
+    assert status["asOf"] == newest.isoformat()
+    assert {k: v for k, v in status.items() if k != "asOf"} == plan(states, newest).summary()
+    assert status["failed"] == 1 and status["stale"] >= 1  # the demo history has one failed rebuild
 
 
 def test_gitops_mode_uses_a_rendering_provider(tmp_path: Path, pulumi_mocks: EchoMocks) -> None:
