@@ -87,6 +87,15 @@ class Sources:
         self.git = GitCache(cache_dir)
         self.blobs = BlobIndex(cache_dir / "blob-index.json", version)
         self.parses = ParseCache(cache_dir / "parse-cache.json", version)
+        self._urls: dict[tuple[str, Path], str] = {}
+
+    def url_of(self, repo: str, root_dir: Path) -> str:
+        """The repository URL as configured, local paths made absolute; memoized for the run (many images
+        share a repository, and resolving a path costs system calls)."""
+        key = (repo, root_dir)
+        if key not in self._urls:
+            self._urls[key] = resolve_repo_url(repo, root_dir)
+        return self._urls[key]
 
     def save(self) -> None:
         self.blobs.save()
@@ -118,15 +127,15 @@ class Sources:
         return Discovery(analysis=analysis, commit=commit)
 
 
-def _image_source(image: EnrolledImage, root_dir: Path) -> tuple[str, str]:
+def _image_source(image: EnrolledImage, root_dir: Path, sources: Sources) -> tuple[str, str]:
     assert image.entry.source is not None
-    return resolve_repo_url(image.entry.source.repo, root_dir), image.entry.source.ref
+    return sources.url_of(image.entry.source.repo, root_dir), image.entry.source.ref
 
 
 def resolve_heads(fleet: Fleet, sources: Sources) -> dict[tuple[str, str], str | SourceError]:
     """Every (repository, ref) the fleet reads, resolved to a commit without fetching."""
     root_dir = Path(fleet.root).parent
-    wanted = sorted({_image_source(image, root_dir) for image in fleet.managed()})
+    wanted = sorted({_image_source(image, root_dir, sources) for image in fleet.managed()})
 
     def head(item: tuple[str, str]) -> str | SourceError:
         try:
@@ -146,7 +155,7 @@ def discover_fleet(fleet: Fleet, sources: Sources, heads: dict[tuple[str, str], 
     results: dict[str, Discovery] = {}
     pending: list[tuple[EnrolledImage, str, str]] = []
     for image in fleet.managed():
-        url, ref = _image_source(image, root_dir)
+        url, ref = _image_source(image, root_dir, sources)
         commit = heads[(url, ref)]
         found = Discovery(error=str(commit)) if isinstance(commit, SourceError) else sources.cached(image, commit)
         if found is None:
