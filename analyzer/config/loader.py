@@ -7,20 +7,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from analyzer.config.model import EnrolledImage, Fleet, ImagesFile
-from analyzer.errors import InputError, Problem
+from analyzer.errors import InputError, Problem, validation_problems
 from analyzer.yamlio import LocatedDocument, load_located
-
-
-def _validation_problems(doc: LocatedDocument, exc: ValidationError) -> list[Problem]:
-    problems = []
-    for error in exc.errors():
-        loc = tuple(error["loc"])
-        field = ".".join(str(part) for part in loc) or None
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            message = "unknown field"
-        problems.append(Problem(str(doc.file), doc.line_of(loc), field, message))
-    return problems
 
 
 def _parse_file(file: Path) -> tuple[LocatedDocument, ImagesFile]:
@@ -31,7 +19,7 @@ def _parse_file(file: Path) -> tuple[LocatedDocument, ImagesFile]:
     try:
         return doc, ImagesFile.model_validate(data)
     except ValidationError as exc:
-        raise InputError(_validation_problems(doc, exc)) from None
+        raise InputError(validation_problems(doc.file, exc.errors(), doc.line_of)) from None
 
 
 def include_matches(root: Path, pattern: str) -> list[Path]:

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from analyzer.config.model import DnsLabel, Duration, SecretName
-from analyzer.errors import InputError, Problem
+from analyzer.errors import InputError, validation_problems
 from analyzer.yamlio import load_located
 
 CONFIG_NAMESPACE = "image-factory"
@@ -76,8 +76,7 @@ def settings_from_config(values: dict[str, Any], source: str = "stack config") -
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        raise InputError([Problem(source, None, f"{CONFIG_NAMESPACE}:" + ".".join(map(str, e["loc"])),
-                                  e["msg"].removeprefix("Value error, ")) for e in exc.errors()]) from None
+        raise InputError(validation_problems(source, exc.errors(), field_prefix=f"{CONFIG_NAMESPACE}:")) from None
 
 
 def load_stack_settings(path: Path) -> Settings:

@@ -24,7 +24,7 @@ from typing import Any, Literal
 from analyzer.config.durations import format_duration, parse_duration
 from analyzer.graph import DependencyGraph, build_graph
 from analyzer.registry.eligibility import eligible_digest
-from analyzer.state.model import DigestHistory, DigestRecord, ImageState
+from analyzer.state.model import DigestHistory, DigestRecord, ImageState, dependency_targets
 
 Status = Literal["up-to-date", "eligible", "held", "failed", "blocked", "unknown"]
 STATUSES: tuple[Status, ...] = ("eligible", "held", "failed", "blocked", "up-to-date", "unknown")
@@ -180,11 +180,8 @@ class PlanningError(ValueError):
 
 def graph_from_states(states: Mapping[str, ImageState]) -> DependencyGraph:
     """The dependency graph from managed images' recorded bases (pinned bases are not tracked)."""
-    return build_graph({
-        state.name: [(b.parent or b.tracked or "", b.kind == "managed")
-                     for b in state.managed.bases if b.kind != "pinned"]
-        for state in states.values() if state.managed is not None and state.name
-    })
+    return build_graph({state.name: dependency_targets(state.managed.bases)
+                        for state in states.values() if state.managed is not None and state.name})
 
 
 def _history(states: Mapping[str, ImageState], ref: str) -> list[DigestRecord]:

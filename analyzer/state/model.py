@@ -141,6 +141,12 @@ class ImageState(StateModel):
         return parse_reference(self.ref).tag or "latest"
 
 
+def dependency_targets(bases: list[BaseUse]) -> list[tuple[str, bool]]:
+    """(target, is_internal) for the dependency graph: managed parents by name, external bases by their
+    tracked ref; pinned bases cannot move and are left out."""
+    return [(b.parent or b.tracked or "", b.kind == "managed") for b in bases if b.kind != "pinned"]
+
+
 def state_filename(ref: str) -> str:
     """Flat, unique, readable file name for a tracked ref: `docker.io~library~python@3.12-slim.yaml`.
 

@@ -23,6 +23,7 @@ from analyzer.state.model import (
     SourceState,
     Unresolvable,
     WarehouseState,
+    dependency_targets,
 )
 
 
@@ -145,9 +146,7 @@ def plan_state(fleet: Fleet, discoveries: Mapping[str, Discovery],
             rebuilds=old.rebuilds if old else [],
         )
 
-    graph = build_graph({name: [(b.parent or b.tracked or "", b.kind == "managed")
-                                for b in bases if b.kind != "pinned"]
-                         for name, bases in uses.items()})
+    graph = build_graph({name: dependency_targets(bases) for name, bases in uses.items()})
     children = graph.children
     for state in states.values():
         if state.managed is not None and state.name is not None and state.name not in failed:

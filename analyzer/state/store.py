@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from analyzer.errors import InputError, Problem
+from analyzer.errors import InputError, Problem, validation_problems
 from analyzer.state.model import ImageState, state_filename
 from analyzer.yamlio import dump_stable, load_located, write_atomic
 
@@ -23,11 +23,7 @@ def load_state_file(file: Path) -> ImageState:
     try:
         state = ImageState.model_validate(doc.data)
     except ValidationError as exc:
-        raise InputError([
-            Problem(str(file), doc.line_of(tuple(e["loc"])), ".".join(map(str, e["loc"])) or None,
-                    e["msg"].removeprefix("Value error, "))
-            for e in exc.errors()
-        ]) from None
+        raise InputError(validation_problems(file, exc.errors(), doc.line_of)) from None
     if state_filename(state.ref) != file.name:
         raise InputError.single(file, f"file name does not match ref {state.ref!r} "
                                 f"(expected {state_filename(state.ref)})", doc.line_of(("ref",)), "ref")
