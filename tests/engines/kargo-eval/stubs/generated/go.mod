@@ -1,0 +1,5 @@
+// Placeholder for github.com/akuity/kargo/pkg/x/client/generated: the Go module proxy here does not serve Kargo's nested
+// modules. Nothing in this program imports them; Go only needs their go.mod to load the module graph.
+module github.com/akuity/kargo/pkg/x/client/generated
+
+go 1.26.0
