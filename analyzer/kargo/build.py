@@ -126,8 +126,21 @@ class _Managed:
 # --- Expressions -----------------------------------------------------------------------------------
 
 def _lit(text: str) -> str:
-    """A string literal for Kargo's expr-lang (JSON string syntax is valid expr syntax)."""
-    return json.dumps(text)
+    """A string literal for Kargo's expr-lang (JSON string syntax is valid expr syntax).
+
+    Kargo ends a `${{ … }}` expression at the first `}}` in its text, even inside a string literal, so
+    every `}` is written as the escape `\\u007d`: a value from images.yaml cannot end the expression.
+    """
+    return json.dumps(text).replace("}", "\\u007d")
+
+
+def _template(expression: str) -> str:
+    """A whole config value computed by one expression, kept a string.
+
+    Kargo re-types a value that is one expression: a tag like `1.36` or `7` would become a number and
+    `true` a bool, and verification args must be strings. `quote()` makes Kargo keep the text as it is.
+    """
+    return f"${{{{ quote({expression}) }}}}"
 
 
 def _image_from(origin: _Origin) -> str:
@@ -143,8 +156,12 @@ def _vetted_refs_expr(origins: list[_Origin]) -> str:
 
 
 def _expr_map(items: Mapping[str, str]) -> str:
-    """An expr-lang map literal whose values are already expressions."""
-    return "{" + ", ".join(f"{_lit(k)}: {v}" for k, v in items.items()) + "}"
+    """An expr-lang map literal whose values are already expressions.
+
+    Written `{ … }` with inner spaces: nested maps then close as `} }`, never `}}`, which would end the
+    surrounding `${{ … }}` early (Kargo's template scanner does not parse the expression).
+    """
+    return "{ " + ", ".join(f"{_lit(k)}: {v}" for k, v in items.items()) + " }"
 
 
 # --- Helpers ---------------------------------------------------------------------------------------
@@ -245,14 +262,14 @@ def _soak_stage(settings: Settings, name: str, origin: _Origin, delay: str) -> S
     record = PromotionStep(uses="compose-output", step_alias="record", config={
         "warehouse": origin.name,
         "repository": origin.subscription.repo_url,
-        "tag": f"${{{{ {image}.Tag }}}}",
-        "digest": f"${{{{ {image}.Digest }}}}",
+        "tag": _template(f"{image}.Tag"),
+        "digest": _template(f"{image}.Digest"),
     })
     args = {
         cv.GATE_ARG_WAREHOUSE: origin.name,
         cv.GATE_ARG_REPOSITORY: origin.subscription.repo_url,
-        cv.GATE_ARG_TAG: f"${{{{ {image}.Tag }}}}",
-        cv.GATE_ARG_DIGEST: f"${{{{ {image}.Digest }}}}",
+        cv.GATE_ARG_TAG: _template(f"{image}.Tag"),
+        cv.GATE_ARG_DIGEST: _template(f"{image}.Digest"),
         cv.GATE_ARG_DELAY: delay,
     }
     return Stage(
@@ -283,9 +300,12 @@ def _trigger_step(settings: Settings, image: _Managed, origins: list[_Origin]) -
     if trigger.github is not None:
         gh = trigger.github
         url = f"{GITHUB_API}/repos/{gh.repository}/actions/workflows/{gh.workflow}/dispatches"
-        inputs = {k: _lit(v) for k, v in sorted(gh.inputs.items())}
-        inputs[cv.TRIGGER_INPUT_IMAGE] = _lit(image.name)
+        # The image name is a default the team may override (`inputs.image`); base-digests is reserved
+        # (the config model refuses it), so the vetted digests always reach the build.
+        inputs = {cv.TRIGGER_INPUT_IMAGE: _lit(image.name)}
+        inputs |= {k: _lit(v) for k, v in gh.inputs.items()}
         inputs[cv.TRIGGER_INPUT_BASE_DIGESTS] = vetted
+        inputs = dict(sorted(inputs.items()))
         body = _expr_map({"ref": _lit(gh.ref), "inputs": _expr_map(inputs)})
         headers = [{"name": "Accept", "value": "application/vnd.github+json"},
                    _auth_header(gh.token_secret, settings),
@@ -301,9 +321,12 @@ def _trigger_step(settings: Settings, image: _Managed, origins: list[_Origin]) -
             headers.append(_auth_header(hook.secret, settings))
         success = "response.status >= 200 && response.status < 300"
     return PromotionStep(
-        uses="http", step_alias="trigger", retry=StepRetry(timeout=settings.trigger_timeout),
+        uses="http", step_alias="trigger",
+        # Kargo ends the Promotion at the first transport error by default (errorThreshold 1) and never
+        # retries that Freight: tolerate transient DNS/TLS/timeout errors, bounded by the timeout.
+        retry=StepRetry(timeout=settings.trigger_timeout, error_threshold=settings.trigger_error_threshold),
         config={
-            "method": "POST", "url": url, "headers": headers, "body": f"${{{{ quote({body}) }}}}",
+            "method": "POST", "url": url, "headers": headers, "body": _template(body),
             "timeout": "30s",
             "successExpression": success,
             # 4xx (bad token, unknown workflow, bad inputs) will not heal by retrying; 429 and 5xx may.
@@ -323,7 +346,7 @@ def _rebuild_stage(settings: Settings, name: str, image: _Managed, requested: li
     if expedite is not None:
         annotations[cv.ANNOTATION_EXPEDITE_REASON] = expedite[0]
         annotations[cv.ANNOTATION_EXPEDITE_EXPIRES] = expedite[1]
-    vetted = f"${{{{ {_vetted_refs_expr(origins)} }}}}"
+    vetted = _template(_vetted_refs_expr(origins))
     return Stage(
         metadata=_meta(settings, name, {cv.LABEL_ROLE: cv.ROLE_REBUILD, cv.LABEL_IMAGE: image.name,
                                         cv.LABEL_AUTO_PROMOTE: "true" if auto else "false"}, annotations),

@@ -5,6 +5,8 @@ Policy rules read what the renderer writes, so both import these names from here
 
 from __future__ import annotations
 
+from analyzer.config.model import RESERVED_TRIGGER_INPUT
+
 DOMAIN = "image-factory.dev"
 
 LABEL_ROLE = f"{DOMAIN}/role"
@@ -49,6 +51,6 @@ VERIFY_ARG_BASE_DIGESTS = "base-digests"
 """Verify-rebuild AnalysisTemplate arguments; the verify job gets them as `--<name>=<value>`."""
 
 TRIGGER_INPUT_IMAGE = "image"
-TRIGGER_INPUT_BASE_DIGESTS = "base-digests"
+TRIGGER_INPUT_BASE_DIGESTS = RESERVED_TRIGGER_INPUT
 """Inputs of the GitHub `workflow_dispatch` (and keys of the webhook JSON body) a rebuild sends.
 `base-digests` is a comma-separated list of vetted `registry/repository:tag@sha256:…` references."""
