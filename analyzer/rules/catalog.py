@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from analyzer.rules import credentials, delay, hygiene, tags
+from analyzer.rules import credentials, delay, expressions, hygiene, tags
 from analyzer.rules.model import Finding, Level, Resource, Violation
 from analyzer.rules.settings import PolicySettings
 
@@ -56,6 +56,9 @@ RULES: tuple[Rule, ...] = (
          hygiene.discovery_limit_bounds, config=("minimumDiscoveryLimit", "maximumDiscoveryLimit")),
     Rule("no-inline-credentials", "No credentials inline: http headers use secret(), nothing looks like a "
          "token or password.", M, credentials.no_inline_credentials),
+    Rule("kargo-expression-syntax", "Stage expressions survive Kargo's template scanner (an expression ends "
+         "at the first `}}`) and whole-expression verification args are quote()d.", M,
+         expressions.kargo_expressions),
     Rule("no-managed-image-warehouse", "No Warehouse follows a managed image.", M,
          hygiene.no_managed_image_warehouse, stack=True),
     Rule("rebuild-graph-acyclic", "The Stage graph has no cycle.", M, hygiene.rebuild_graph_acyclic, stack=True),

@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from analyzer.config.loader import load_fleet
@@ -27,6 +28,7 @@ from tests.support.kargo_eval import (
     freight_for_tags,
 )
 from tests.support.kargo_fleet import edit_config, example_fleet, example_states, plan
+from tests.support.kargo_schemas import json_schema
 
 PYTHON_REPO = "docker.io/library/python"
 TOKEN = "test-token-value"
@@ -54,6 +56,10 @@ def test_every_rendered_stage_evaluates_in_kargo(project: KargoProject,
     assert set(evaluated) == stages and len(stages) == 12
     for name, stage in evaluated.items():
         assert [s for s in stage.steps if "error" in s] == [], name
+        for step in stage.steps:  # Kargo validates the evaluated config against the step's schema
+            schema = json_schema(f"promotion-steps/{step['uses']}-config.json")
+            errors = [e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(step["config"])]
+            assert errors == [], (name, step["uses"])
         assert stage.verification_error == "", name
         assert all(isinstance(v, str) for v in stage.verification_args.values()), name
 
