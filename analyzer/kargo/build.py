@@ -349,6 +349,7 @@ def _rebuild_stage(settings: Settings, name: str, image: _Managed, requested: li
     vetted = _template(_vetted_refs_expr(origins))
     return Stage(
         metadata=_meta(settings, name, {cv.LABEL_ROLE: cv.ROLE_REBUILD, cv.LABEL_IMAGE: image.name,
+                                        cv.LABEL_DELAY: format_duration(image.delay),
                                         cv.LABEL_AUTO_PROMOTE: "true" if auto else "false"}, annotations),
         spec=StageSpec(
             requested_freight=requested,
@@ -433,11 +434,29 @@ class _RebuildPlan:
     expedite: tuple[str, str] | None
 
 
+def _effective_delays(images: Mapping[str, _Managed], closures: Mapping[str, set[str]]
+                     ) -> dict[tuple[str, str], timedelta]:
+    """(image, upstream ref) → the minimum age of that upstream's digest when the image is rebuilt onto it:
+    the longest delay along every path, the image's own included (a child cannot be rebuilt sooner than
+    its parents, and a child with a longer delay waits longer than they do)."""
+    memo: dict[tuple[str, str], timedelta] = {}
+
+    def delay(name: str, ref: str) -> timedelta:
+        if (name, ref) not in memo:
+            image = images[name]
+            memo[(name, ref)] = max([image.delay] + [delay(p, ref) for p in image.parents if ref in closures[p]])
+        return memo[(name, ref)]
+
+    return {(name, ref): delay(name, ref) for name in images for ref in closures[name]}
+
+
 def _plan_rebuild(image: _Managed, closures: Mapping[str, set[str]], origins: Mapping[str, _Origin],
-                  rebuild_names: Mapping[str, str], enrolled: Mapping[str, EnrolledImage]) -> _RebuildPlan | None:
+                  rebuild_names: Mapping[str, str], enrolled: Mapping[str, EnrolledImage],
+                  effective: Mapping[tuple[str, str], timedelta]) -> _RebuildPlan | None:
     """One requestedFreight per origin in the image's closure: through the soak Stage at the image's delay
-    when it uses the base directly (or `direct` when expedited and no parent brings it), plus the rebuild
-    Stages of the parents that depend on the same origin."""
+    when it uses the base directly, or when its delay is longer than its parents' for that origin (then
+    the digest must also have soaked that long: availability All); `direct` when expedited and no parent
+    brings it; plus the rebuild Stages of the parents that depend on the same origin."""
     delay = format_duration(image.delay)
     ordered = sorted(closures[image.name], key=lambda r: origins[r].name)
     requested: list[RequestedFreight] = []
@@ -445,10 +464,12 @@ def _plan_rebuild(image: _Managed, closures: Mapping[str, set[str]], origins: Ma
     used_expedite: tuple[str, str] | None = None
     for ref in ordered:
         origin = origins[ref]
-        via_parents = sorted(rebuild_names[p] for p in image.parents if ref in closures[p])
+        parents = [p for p in image.parents if ref in closures[p]]
+        via_parents = sorted(rebuild_names[p] for p in parents)
         stages: list[str] = []
         direct = False
-        if ref in image.direct:
+        outlasts_parents = bool(parents) and image.delay > max(effective[(p, ref)] for p in parents)
+        if ref in image.direct or outlasts_parents:
             expedite = _expedite(image.enrolled) or _expedite(enrolled.get(ref))
             if expedite is None:
                 soaks.add((ref, delay))
@@ -500,13 +521,14 @@ def build_project(fleet: Fleet, states: Mapping[str, ImageState] | Iterable[Imag
         origins[ref] = _Origin(ref=ref, name=names[ref], source=source,
                                subscription=_subscription(ref, state.warehouse if state else None, entry))
 
+    effective = _effective_delays(images, closures)
     rebuild_names = unique_names({name: dns_label("rebuild", name, key=name) for name in images})
     soak_pairs: set[tuple[str, str]] = set()
     plans: list[_RebuildPlan] = []
     edges: list[dict[str, str]] = []
     for name in sorted(images):
         image = images[name]
-        plan = _plan_rebuild(image, closures, origins, rebuild_names, enrolled)
+        plan = _plan_rebuild(image, closures, origins, rebuild_names, enrolled, effective)
         if plan is None:
             continue  # no external base at all (e.g. only pinned or unresolved): nothing can trigger it
         plans.append(plan)
@@ -543,6 +565,9 @@ def build_project(fleet: Fleet, states: Mapping[str, ImageState] | Iterable[Imag
         "rebuildStages": {p.image.name: rebuild_names[p.image.name] for p in plans},
         "edges": edges,
         "delays": {name: format_duration(images[name].delay) for name in sorted(images)},
+        "effectiveDelays": {name: {origins[ref].name: format_duration(effective[(name, ref)])
+                                   for ref in sorted(closures[name], key=lambda r: origins[r].name)}
+                            for name in sorted(images)},
         "pinned": _pinned(images),
         "notAnalyzed": sorted(i.name for i in fleet.managed() if i.name not in images),
         "unbuildable": sorted(set(images) - {p.image.name for p in plans}),

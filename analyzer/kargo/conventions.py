@@ -24,7 +24,8 @@ LABEL_IMAGE = f"{DOMAIN}/image"
 LABEL_WAREHOUSE = f"{DOMAIN}/warehouse"
 """Warehouse name, on the Warehouse and its soak Stages."""
 LABEL_DELAY = f"{DOMAIN}/delay"
-"""Soak delay in canonical form (`168h`), on soak Stages."""
+"""Delay in canonical form (`168h`): the soak delay on soak Stages, the image's declared delay on
+rebuild Stages."""
 LABEL_AUTO_PROMOTE = f"{DOMAIN}/auto-promote"
 """`true` on Stages the ProjectConfig's promotion policies auto-promote."""
 

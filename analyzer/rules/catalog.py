@@ -41,6 +41,8 @@ RULES: tuple[Rule, ...] = (
          delay.rebuild_path_soaked, stack=True),
     Rule("soak-delay-matches-gate", "A soak Stage's declared delay equals the delay its gate verification "
          "passes.", M, delay.soak_delay_matches_gate, stack=True),
+    Rule("delay-not-below-parents", "An image's declared delay is not shorter than its parents' (it cannot be "
+         "rebuilt sooner than they are).", A, delay.delay_not_below_parents, stack=True),
     Rule("tag-regex-re2", "Tag regexes compile under RE2 (Go regexp), which Kargo uses.", M, tags.tag_regex_re2),
     Rule("tag-regex-anchored", "Tag regexes are anchored (^…$).", M, tags.tag_regex_anchored),
     Rule("tag-regex-too-broad", "No tag regex matches every tag.", M, tags.tag_regex_too_broad),

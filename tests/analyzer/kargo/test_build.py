@@ -105,7 +105,10 @@ def test_soak_stage_per_warehouse_and_delay_actually_used(project: KargoProject)
         "soak-nginx-1-27-alpine-168h": {"warehouse": "nginx-1-27-alpine", "delay": "168h"},
         "soak-node-20-alpine-168h": {"warehouse": "node-20-alpine", "delay": "168h"},
         "soak-python-3-12-slim-168h": {"warehouse": "python-3-12-slim", "delay": "168h"},
-    }  # ml-runtime (240h) reaches python only through base-python: no 240h soak; redis is unused
+        # ml-runtime (10d) and payments-worker (14d) outlast base-python's 7d: python must soak that long too
+        "soak-python-3-12-slim-240h": {"warehouse": "python-3-12-slim", "delay": "240h"},
+        "soak-python-3-12-slim-336h": {"warehouse": "python-3-12-slim", "delay": "336h"},
+    }  # redis is unused
 
 
 def test_soak_stage_is_regular_direct_and_gated(project: KargoProject) -> None:
@@ -139,11 +142,14 @@ def test_rebuild_stages_mirror_the_dependency_graph(project: KargoProject) -> No
             "availabilityStrategy": "All",
         }
     }
-    assert sources(project, "rebuild-ml-runtime") == {"python-3-12-slim": {"stages": ["rebuild-base-python"]}}
+    # a child whose delay is longer than its parents' also waits for the upstream digest to age that long
+    assert sources(project, "rebuild-ml-runtime") == {
+        "python-3-12-slim": {"stages": ["soak-python-3-12-slim-240h", "rebuild-base-python"],
+                             "availabilityStrategy": "All"}}
     assert sources(project, "rebuild-payments-worker") == {
         "busybox-1-36": {"stages": ["soak-busybox-1-36-336h"]},
         "python-3-12-slim": {
-            "stages": ["rebuild-base-python", "rebuild-ml-runtime"],
+            "stages": ["soak-python-3-12-slim-336h", "rebuild-base-python", "rebuild-ml-runtime"],
             "availabilityStrategy": "All",
         },
     }
@@ -389,4 +395,30 @@ def test_without_state_only_enrolled_externals_are_followed() -> None:
     assert project.summary["warehouses"] == {"nginx-1-27-alpine": NGINX, "redis-7": "docker.io/library/redis:7"}
     assert project.summary["rebuildStages"] == {} and project.summary["soakStages"] == {}
     assert project.summary["notAnalyzed"] == sorted(i.name for i in example_fleet().managed())
+    assert all_problems(o.to_manifest() for o in project.objects) == []
+
+
+@pytest.mark.parametrize(("delays", "ml_runtime", "effective"), [
+    # base-python, ml-runtime, payments-worker
+    (("7d", "7d", "7d"), {"stages": ["rebuild-base-python"]}, ("168h", "168h", "168h")),  # equal
+    (("7d", "10d", "14d"), {"stages": ["soak-python-3-12-slim-240h", "rebuild-base-python"],
+                            "availabilityStrategy": "All"}, ("168h", "240h", "336h")),  # longer
+    (("14d", "7d", "7d"), {"stages": ["rebuild-base-python"]}, ("336h", "336h", "336h")),  # shorter
+])
+def test_delay_is_the_longest_along_the_chain(tmp_path: Path, delays: tuple[str, str, str],
+                                              ml_runtime: dict[str, Any], effective: tuple[str, str, str]) -> None:
+    """python → base-python → ml-runtime → payments-worker: each image is rebuilt onto a python digest at
+    least as old as its own delay and every parent's; a longer child delay adds its own soak Stage."""
+    chain = dict(zip(["base-python", "ml-runtime", "payments-worker"], delays, strict=True))
+
+    def change(images: list[dict[str, Any]]) -> None:
+        for image in images:
+            if image["name"] in chain:
+                image["delay"] = chain[image["name"]]
+
+    fleet = load_fleet(edit_config(tmp_path, change))
+    project = build_project(fleet, plan(fleet), Settings())
+    assert sources(project, "rebuild-ml-runtime") == {"python-3-12-slim": ml_runtime}
+    got = project.summary["effectiveDelays"]
+    assert tuple(got[name]["python-3-12-slim"] for name in chain) == effective
     assert all_problems(o.to_manifest() for o in project.objects) == []
