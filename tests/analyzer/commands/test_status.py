@@ -104,3 +104,17 @@ def test_invalid_at_is_exit_2(state_dir: Path) -> None:
     result = CliRunner().invoke(cli, ["status", "--state", str(state_dir), "--at", "next tuesday"])
     assert result.exit_code == 2
     assert "invalid time 'next tuesday'" in result.output
+
+
+def test_image_without_a_tracked_base_says_why() -> None:
+    """web-docs (the example fleet's committed state): its only FROM is `${DOCS_BASE}` with no value."""
+    root = Path(__file__).resolve().parents[3]
+    result = CliRunner().invoke(cli, ["status", "--state", str(root / "state"), "--at", T0.isoformat()])
+    assert result.exit_code == 0
+    block = result.output.split("web-docs (registry.example.com/web/docs:main), delay 168h\n", 1)[1]
+    assert block.startswith("  no tracked base: nothing can trigger a rebuild\n"
+                            "  unresolved FROM ${DOCS_BASE} (docs/Dockerfile:3): ${DOCS_BASE} expands to blank: "
+                            "ARG DOCS_BASE has no default and no build arg")
+    data = json.loads(CliRunner().invoke(cli, ["status", "--state", str(root / "state"), "--json"]).output)
+    docs = next(i for i in data["images"] if i["name"] == "web-docs")
+    assert docs["bases"] == [] and docs["unresolved"][0]["line"] == 3
