@@ -18,7 +18,7 @@ from pydantic import TypeAdapter
 
 from analyzer.config.loader import include_matches, load_fleet
 from analyzer.config.model import EnrolledImage, Fleet
-from analyzer.discovery.dockerfile import analyze_dockerfile
+from analyzer.discovery.dockerfile import DockerfileAnalysis, analyze_dockerfile
 from analyzer.errors import InputError
 from analyzer.graph import DependencyCycle
 from analyzer.sources.cache import (
@@ -120,11 +120,19 @@ class Sources:
             analysis = self.parses.get(blob, source.build_args)
             if analysis is None:
                 text = self.git.read_blob(url, commit, blob, source.dockerfile)
-                analysis = analyze_dockerfile(text, source.build_args)
+                analysis = _analyze_one(text, source.build_args, source.dockerfile)
                 self.parses.put(blob, source.build_args, analysis)
         except SourceError as exc:
             return Discovery(error=str(exc))
         return Discovery(analysis=analysis, commit=commit)
+
+
+def _analyze_one(text: str, build_args: dict[str, str], dockerfile: str) -> DockerfileAnalysis:
+    """One Dockerfile's analysis; whatever goes wrong in it fails this image only, never the fleet."""
+    try:
+        return analyze_dockerfile(text, build_args)
+    except Exception as exc:  # a parser bug on one file must not stop the fleet
+        raise SourceError(f"{dockerfile}: cannot analyze ({type(exc).__name__}: {str(exc)[:200]})") from None
 
 
 def _image_source(image: EnrolledImage, root_dir: Path, sources: Sources) -> tuple[str, str]:
