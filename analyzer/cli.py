@@ -15,6 +15,7 @@ from typing import NoReturn
 import click
 
 from analyzer.errors import InputError
+from analyzer.graph import DependencyCycle
 
 EXIT_OK = 0
 EXIT_PARTIAL = 1
@@ -59,6 +60,9 @@ class _Group(click.Group):
         except InputError as exc:
             for problem in exc.problems:
                 click.echo(f"error: {problem}", err=True)
+            sys.exit(EXIT_INVALID)
+        except DependencyCycle as exc:  # managed images building on each other, in images.yaml or state
+            click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_INVALID)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
             raise

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from pathlib import Path
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from analyzer.discovery.reference import InvalidReference, parse_reference
 from analyzer.errors import InputError, Problem, validation_problems
 from analyzer.state.model import ImageState, state_filename
-from analyzer.yamlio import dump_stable, load_located, write_atomic
+from analyzer.yamlio import LocatedDocument, dump_stable, load_located, write_atomic
 
 STATE_SUBDIR = "images"
 
@@ -18,12 +20,62 @@ def images_dir(state_dir: Path) -> Path:
     return state_dir / STATE_SUBDIR
 
 
+def _naive_times(value: object, path: tuple[str | int, ...]) -> Iterable[tuple[str | int, ...]]:
+    """Paths of every datetime without a time zone (they cannot be compared with the clock)."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _naive_times(item, (*path, key))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from _naive_times(item, (*path, index))
+    elif isinstance(value, BaseModel):
+        for name, info in type(value).model_fields.items():
+            yield from _naive_times(getattr(value, name), (*path, info.alias or name))
+
+
+def _semantic_problems(file: Path, doc: LocatedDocument, state: ImageState) -> list[Problem]:
+    """What the schema alone lets through but every command relies on."""
+    def problem(path: tuple[str | int, ...], message: str) -> Problem:
+        return Problem(str(file), doc.line_of(path), ".".join(str(p) for p in path), message)
+
+    problems: list[Problem] = []
+    for path, ref in [(("ref",), state.ref)] + [
+            (("managed", "bases", i, "tracked"), base.tracked)
+            for i, base in enumerate(state.managed.bases if state.managed else []) if base.tracked]:
+        try:
+            parse_reference(ref)
+        except InvalidReference as exc:
+            problems.append(problem(path, f"{ref!r} is not a valid image reference: {exc}"))
+    if state.kind == "managed":
+        if state.managed is None:
+            problems.append(problem(("managed",), "a managed image's state needs its `managed:` section"))
+        if not state.name:
+            problems.append(problem(("name",), "a managed image's state needs its enrolled `name:`"))
+    if state.managed is not None and state.name:
+        if state.name in state.managed.parents:
+            problems.append(problem(("managed", "parents"), f"image {state.name!r} is its own parent"))
+        for i, base in enumerate(state.managed.bases):
+            if base.parent == state.name:
+                problems.append(problem(("managed", "bases", i, "parent"),
+                                        f"image {state.name!r} is its own parent"))
+    for naive in _naive_times(state, ()):
+        problems.append(problem(naive, "timestamp without a time zone (write it in UTC, e.g. "
+                                      "2024-01-01T00:00:00Z)"))
+    return problems
+
+
 def load_state_file(file: Path) -> ImageState:
     doc = load_located(file)
     try:
         state = ImageState.model_validate(doc.data)
     except ValidationError as exc:
         raise InputError(validation_problems(file, exc.errors(), doc.line_of)) from None
+    problems = _semantic_problems(file, doc, state)
+    if problems:
+        raise InputError(problems)
     if state_filename(state.ref) != file.name:
         raise InputError.single(file, f"file name does not match ref {state.ref!r} "
                                 f"(expected {state_filename(state.ref)})", doc.line_of(("ref",)), "ref")
@@ -36,6 +88,8 @@ def load_states(state_dir: Path) -> dict[str, ImageState]:
     problems: list[Problem] = []
     folder = images_dir(state_dir)
     if not folder.is_dir():
+        if folder.exists() or folder.is_symlink():
+            raise InputError.single(folder, "not a directory: the state folder must hold one YAML file per image")
         return states
     for file in sorted(folder.glob("*.yaml")):
         try:

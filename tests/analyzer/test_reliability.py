@@ -89,3 +89,103 @@ def test_hostile_dockerfiles_in_a_fleet_end_cleanly(tmp_path: Path) -> None:
     no_traceback(result)
     assert result.returncode in (0, 1), result.stderr
     assert (project / "state" / "images" / "registry.example.com~team~good@1.yaml").is_file()
+
+
+FLEET = ROOT / "tests" / "fixtures" / "good-fleet"
+API_STATE = "registry.example.com~payments~api@1.yaml"
+
+
+def _replace(old: str, new: str) -> object:
+    def corrupt(project: Path) -> None:
+        path = project / "state" / "images" / API_STATE
+        text = path.read_text()
+        assert old in text
+        path.write_text(text.replace(old, new, 1))
+    return corrupt
+
+
+def _naive(project: Path) -> None:
+    _replace("digests:\n  history: []", "digests:\n  current: sha256:" + "a" * 64 + "\n  history:\n  - digest: sha256:"
+             + "a" * 64 + "\n    first_seen: 2024-01-01T00:00:00\n    last_seen: 2024-01-02T00:00:00Z")(project)  # type: ignore[operator]
+
+
+def _fifo(project: Path) -> None:
+    os.mkfifo(project / "state" / "images" / "zz.yaml")
+
+
+def _dangling(project: Path) -> None:
+    (project / "state" / "images" / "zz.yaml").symlink_to(project / "nowhere.yaml")
+
+
+def _device(project: Path) -> None:
+    (project / "state" / "images" / "zz.yaml").symlink_to("/dev/zero")
+
+
+def _images_is_file(project: Path) -> None:
+    import shutil
+    shutil.rmtree(project / "state" / "images")
+    (project / "state" / "images").write_text("x\n")
+
+
+def _deep(project: Path) -> None:
+    (project / "state" / "images" / API_STATE).write_text("[" * 60_000 + "]" * 60_000 + "\n")
+
+
+def _two_cycle(project: Path) -> None:
+    _replace("    parent: base-python", "    parent: web")(project)  # type: ignore[operator]
+    path = project / "state" / "images" / "registry.example.com~web~frontend@2.yaml"
+    text = path.read_text()
+    path.write_text(text.replace("  - dockerfile:", "  - dockerfile: Dockerfile\n"
+                                 "    image: registry.example.com/payments/api:1\n"
+                                 "    kind: managed\n    line: 9\n    parent: api\n"
+                                 "    tracked: registry.example.com/payments/api:1\n    via: from\n  - dockerfile:", 1))
+
+
+CORRUPTIONS = {
+    "bad-ref": (_replace("ref: registry.example.com/payments/api:1", "ref: 'Bad Ref!!'"), "ref: 'Bad Ref!!'"),
+    "missing-name": (_replace("name: api\n", ""), "needs its enrolled `name:`"),
+    "missing-managed": (_replace("kind: managed\n", "kind: managed\nmanaged_: 1\n"), API_STATE),
+    "self-parent": (_replace("parents:\n  - base-python", "parents:\n  - api"), "is its own parent"),
+    "self-base": (_replace("    parent: base-python", "    parent: api"), "is its own parent"),
+    "naive-timestamp": (_naive, "first_seen: timestamp without a time zone"),
+    "fifo": (_fifo, "zz.yaml: not a regular file"),
+    "device": (_device, "zz.yaml: not a regular file"),
+    "dangling-symlink": (_dangling, "zz.yaml: cannot read"),
+    "images-is-a-file": (_images_is_file, "state/images: not a directory"),
+    "deep-nesting": (_deep, "nested more than 64 levels deep"),
+    "duplicate-key": (_replace("rebuilds: []\n", "rebuilds: []\ndigests:\n  history: []\n"),
+                      "key 'digests' appears twice in one mapping (lines 2 and 40)"),
+}
+
+
+@pytest.fixture()
+def project(tmp_path: Path) -> Path:
+    import shutil
+    target = tmp_path / "fleet"
+    shutil.copytree(FLEET, target)
+    return target
+
+
+@pytest.mark.parametrize("case", sorted(CORRUPTIONS))
+@pytest.mark.parametrize("command", [["status"], ["plan"], ["graph"], ["render", "--out", "out"]])
+def test_corrupted_state_is_a_clear_input_error(project: Path, case: str, command: list[str]) -> None:
+    corrupt, expected = CORRUPTIONS[case]
+    corrupt(project)  # type: ignore[operator]
+    result = run(project, *command, timeout=20)
+    no_traceback(result)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert expected in result.stderr
+
+
+def test_state_cycle_between_two_images_is_exit_2(project: Path) -> None:
+    _two_cycle(project)
+    for command in (["plan"], ["graph"]):
+        result = run(project, *command, timeout=20)
+        no_traceback(result)
+        assert result.returncode == 2 and "cycle" in result.stderr, result.stderr
+
+
+def test_report_draws_a_base_without_state(project: Path) -> None:
+    result = run(project, "report", "--out", "rep", timeout=60)
+    no_traceback(result)
+    assert result.returncode == 0, result.stderr
