@@ -20,9 +20,10 @@ import git
 from analyzer.config.model import redact_url
 
 _USERINFO_RE = re.compile(r"(\w+://)[^/\s@]+@")
-_SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+_SHA_RE = re.compile(r"[0-9a-f]{40}")
 _SYMLINK_MODE = 0o120000
-_GIT_ERRORS = (git.GitCommandError, git.NoSuchPathError, git.InvalidGitRepositoryError, ValueError, git.BadName)
+_GIT_ERRORS = (git.GitCommandError, git.NoSuchPathError, git.InvalidGitRepositoryError, ValueError, git.BadName,
+               git.exc.UnsafeOptionError, git.exc.UnsafeProtocolError, OSError)
 
 
 class SourceError(Exception):
@@ -79,7 +80,7 @@ class GitCache:
 
     def head(self, url: str, ref: str) -> str:
         """The commit `ref` (branch, tag or commit id) points to at `url`, without fetching."""
-        if _SHA_RE.match(ref):
+        if _SHA_RE.fullmatch(ref):
             return ref
         path = local_path(url)
         try:
@@ -97,7 +98,9 @@ class GitCache:
     def _ls_remote(self, url: str) -> dict[str, str]:
         with self._lock(url):
             if url not in self._remote_refs:
-                out = str(git.cmd.Git().ls_remote(url))
+                if url.startswith("-"):  # the config refuses these; never let git read a URL as an option
+                    raise ValueError("a repository URL must not start with '-'")
+                out = str(git.cmd.Git().ls_remote("--", url))
                 pairs = (line.split("\t", 1) for line in out.splitlines() if "\t" in line)
                 self._remote_refs[url] = {name: sha for sha, name in pairs}
             return self._remote_refs[url]
