@@ -1,3 +1,4 @@
+import itertools
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -156,9 +157,8 @@ def test_daily_moves_for_three_weeks_pass_at_most_once_per_delay_and_never_starv
     # at most one pass per delay period — except the tag's final digest, which has no successor and
     # must clear (or the fleet would never get the newest content); and one at least every 2 × delay
     final = _digest(20)
-    assert all(b - a >= WEEK for (_, a), (digest, b) in zip(passes, passes[1:], strict=False) if digest != final)
-    gates = [T0 + WEEK] + times
-    assert all(b - a <= 2 * WEEK for a, b in zip(gates, gates[1:], strict=False))
+    assert all(b - a >= WEEK for (_, a), (digest, b) in itertools.pairwise(passes) if digest != final)
+    assert all(b - a <= 2 * WEEK for a, b in itertools.pairwise([T0 + WEEK, *times]))
     # every digest that cleared has soaked its full delay; the tag's final digest clears (no successor)
     by_digest = {r.digest: r.first_seen for r in queue.state.digests.history}
     assert all(at - by_digest[digest] >= WEEK for digest, at in passes)

@@ -316,7 +316,8 @@ def test_gate_skip_exits_with_the_definitive_code(fleet: Fleet, tmp_path: Path) 
                            f"--repository={fleet.repository}", "--tag=1", "--delay=1d", f"--digest={v2}",
                            f"--state-repo={remote}"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert done.returncode == JOB_EXIT_REFUSED, done.stderr
-    assert done.stderr.strip().splitlines()[-1].startswith(f"gate: SKIPPED: skipped {fleet.ref}@{v2}: superseded by {v3}")
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"gate: SKIPPED: skipped {fleet.ref}@{v2}: superseded by {v3}")
 
 
 # --- cosign signatures ---------------------------------------------------------------------------
