@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from analyzer.kargo.conventions import JOB_EXIT_INVALID, JOB_EXIT_REFUSED
 from analyzer.registry.client import RegistryClient
 from analyzer.runtime.gitstate import StateRemote
 from analyzer.runtime.stateaccess import GitStateAccess
@@ -143,7 +144,7 @@ def test_command_exit_codes(setup: Setup) -> None:
             f"--base-digests={setup.base_ref}@{setup.v2}", f"--state-repo={setup.remote}"]
     timeout = subprocess.run([*args, "--timeout=1s", "--interval=1s"], cwd=ROOT, env=env,
                              capture_output=True, text=True)
-    assert timeout.returncode == 1
+    assert timeout.returncode == JOB_EXIT_REFUSED  # definitive: the podFailurePolicy does not retry it
     assert timeout.stderr.strip().splitlines()[-1].startswith("verify-rebuild: FAILED: timed out")
     setup.push_app(setup.base2, "good build")
     passed = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)
@@ -151,7 +152,7 @@ def test_command_exit_codes(setup: Setup) -> None:
     assert passed.stderr.strip().splitlines()[-1].startswith("verify-rebuild: PASSED: built on")
     bad = subprocess.run([*args[:-2], "--base-digests=python", f"--state-repo={setup.remote}"], cwd=ROOT, env=env,
                          capture_output=True, text=True)
-    assert bad.returncode == 2 and "carries no digest" in bad.stderr
+    assert bad.returncode == JOB_EXIT_INVALID and "carries no digest" in bad.stderr
 
 
 def test_a_rerun_for_an_already_verified_build_passes_without_a_new_record(setup: Setup) -> None:
@@ -161,3 +162,15 @@ def test_a_rerun_for_an_already_verified_build_passes_without_a_new_record(setup
     ok, reason, _ = setup.run(Clock(NOW + timedelta(hours=1)))
     assert ok and reason.startswith("already verified")
     assert len(setup.app_state("second").rebuilds) == count
+
+
+def test_a_retried_verify_records_one_failure_per_base_set_and_a_late_success(setup: Setup) -> None:
+    """A pod retried (or restarted by an eviction) for the same vetted bases adds no second failure."""
+    assert not setup.run(Clock(NOW), timeout=timedelta(minutes=2))[0]
+    ok, reason, _ = setup.run(Clock(NOW + timedelta(minutes=5)), timeout=timedelta(minutes=2))
+    assert not ok and reason.endswith("already recorded on state")
+    assert [r.outcome for r in setup.app_state("retried").rebuilds] == ["succeeded", "failed"]
+    rebuilt = setup.push_app(setup.base2, "late build")  # the build lands after all: recorded once
+    assert setup.run(Clock(NOW + timedelta(hours=1)))[0]
+    rebuilds = setup.app_state("late").rebuilds
+    assert [(r.outcome, r.result_digest) for r in rebuilds[1:]] == [("failed", None), ("succeeded", rebuilt)]
