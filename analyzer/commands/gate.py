@@ -39,9 +39,11 @@ def default_key(warehouse: str) -> Path | None:
 @click.option("--cosign-key", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
               help=f"PEM public key to verify the digest's cosign signature with "
                    f"(default: ${ENV_KEYS_DIR}/<warehouse>.pub when present; otherwise not checked).")
+@click.option("--retry-for", default="30m", show_default=True,
+              help="After the soak, keep re-checking this long while a registry outage gets in the way.")
 @job_options
 def command(warehouse: str, repository: str, tag: str, digest: str, delay: str, cosign_key: Path | None,
-            state_repo: str | None, state_branch: str, state_path: str, state_dir: Path | None,
+            retry_for: str, state_repo: str | None, state_branch: str, state_path: str, state_dir: Path | None,
             config_path: Path | None) -> None:
     """Hold DIGEST until its first-seen time + DELAY, then vet it (exit 0) or say why not.
 
@@ -56,7 +58,7 @@ def command(warehouse: str, repository: str, tag: str, digest: str, delay: str, 
     log = logger("gate")
     try:
         request = GateRequest(warehouse, repository, tag, digest, parse_duration(delay),
-                              cosign_key or default_key(warehouse))
+                              cosign_key or default_key(warehouse), parse_duration(retry_for))
         parse_reference(f"{request.ref}@{digest}")
     except (ValueError, InvalidReference) as exc:
         log(f"FAILED: invalid argument: {exc}")

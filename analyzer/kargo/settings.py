@@ -58,6 +58,8 @@ class Settings(BaseModel):
     verify_backoff_limit: Annotated[int, Field(ge=0, le=5)] = Field(default=1, alias="verifyBackoffLimit")
     """Retries of a crashed verify-rebuild pod; the deadline leaves every retry its full time."""
     gate_deadline_margin: Duration = Field(default=timedelta(hours=1), alias="gateDeadlineMargin")
+    """Added to the longest delay for the gate Job's deadline; half of it is the gate's `--retry-for`
+    (re-checking through a registry outage after the soak), so those retries end before the deadline."""
     job_resources: JobResources = Field(default_factory=JobResources, alias="jobResources")
     render_yaml_to_directory: str | None = Field(default=None, alias="renderYamlToDirectory")
     """Pulumi only: render manifests for Argo CD instead of applying them (GitOps mode); relative to infra/,

@@ -28,6 +28,9 @@ from analyzer.state.model import ImageState
 
 MAX_SLEEP = timedelta(hours=1)
 """Sleep in slices, logging progress, and re-reading the clock after each."""
+RETRY_EVERY = timedelta(minutes=5)
+"""After the soak, an outage (registry 5xx, unreadable platforms) is retried in the pod at this pace for
+`GateRequest.retry_for` before the job gives up with exit 1 (then the Job may retry the pod)."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,9 @@ class GateRequest:
     delay: timedelta
     cosign_key: Path | None = None
     """PEM public key the upstream signs with; None: signatures are not checked (and the log says so)."""
+    retry_for: timedelta = timedelta(minutes=30)
+    """How long to keep re-checking after the soak while an outage gets in the way; the template passes
+    half the Job's deadline margin, so the retries end before the deadline."""
 
     @property
     def ref(self) -> str:
@@ -225,6 +231,11 @@ def _successors(request: GateRequest, key: str, first_seen: datetime, states: Ma
     found: list[Successor] = []
     for record in successor_candidates(history, request.digest, first_seen, request.delay, io.now()):
         gone = _resolve(parsed, record.digest, io)
+        if gone is None and request.cosign_key is not None:  # it would be refused unsigned: cannot supersede
+            signature = check_signature(io.registry, parsed, record.digest, request.cosign_key)
+            if not signature.ok:
+                found.append(Successor(record.digest, record.first_seen, True, False, signature.reason))
+                continue
         platforms = lookup(record.digest) if gone is None else None
         relevance = (platform_relevance(record.digest, platforms, dependents) if platforms is not None
                      else Relevance(False, gone.reason if gone else "platforms unreadable"))
@@ -243,27 +254,10 @@ def _coalescible(request: GateRequest, key: str, states: Mapping[str, ImageState
     return state.warehouse is None or state.warehouse.image_selection_strategy == "Digest"
 
 
-def run_gate(request: GateRequest, io: GateIO) -> GateOutcome:
-    """Wait out the soak, then pass only a digest that still exists, changes a used platform and is not
-    superseded by a newer digest of the tag that clears too (coalescing; then SKIPPED and recorded)."""
-    states = io.state.load()
-    key = state_ref_for(states, request.ref)
+def _after_soak(request: GateRequest, key: str, first_seen: datetime, states: Mapping[str, ImageState],
+                io: GateIO) -> GateOutcome:
+    """The checks once the digest has soaked, and the record of the verdict (vetted or skipped)."""
     parsed = parse_reference(request.ref)
-    # Fail before a week-long wait when the registry refuses our credentials or the digest is gone
-    # (an outage here is only logged: the digest is checked again after the wait).
-    preflight = _resolve(parsed, request.digest, io)
-    if preflight is not None and preflight.verdict == "retry":
-        io.log(f"cannot check the digest yet: {preflight.reason}")
-    elif preflight is not None:
-        return preflight
-    first_seen, source = _first_seen(request, key, states, io)
-    until = first_seen + request.delay
-    left = remaining_wait(first_seen, request.delay, io.now())
-    io.log(f"{request.ref}@{request.digest}: first seen {first_seen.isoformat()} ({source}); "
-           f"delay {format_duration(request.delay)}; remaining {format_duration(left)}")
-    if left > timedelta(0):
-        _wait(until, io)
-        states = io.state.load()  # dependents may have been rebuilt while we waited
     gone = _resolve(parsed, request.digest, io)
     if gone is not None:
         return gone
@@ -296,3 +290,33 @@ def run_gate(request: GateRequest, io: GateIO) -> GateOutcome:
                                           platforms=tuple(sorted(platforms.items())),
                                           delay=delay_key(request.delay))])
     return GateOutcome("vetted", f"vetted {request.ref}@{request.digest} ({relevance.reason}); {where}")
+
+
+def run_gate(request: GateRequest, io: GateIO) -> GateOutcome:
+    """Wait out the soak, then pass only a digest that still exists, changes a used platform and is not
+    superseded by a newer digest of the tag that clears too (coalescing; then SKIPPED and recorded)."""
+    states = io.state.load()
+    key = state_ref_for(states, request.ref)
+    # Fail before a week-long wait when the registry refuses our credentials or the digest is gone
+    # (an outage here is only logged: the digest is checked again after the wait).
+    preflight = _resolve(parse_reference(request.ref), request.digest, io)
+    if preflight is not None and preflight.verdict == "retry":
+        io.log(f"cannot check the digest yet: {preflight.reason}")
+    elif preflight is not None:
+        return preflight
+    first_seen, source = _first_seen(request, key, states, io)
+    until = first_seen + request.delay
+    left = remaining_wait(first_seen, request.delay, io.now())
+    io.log(f"{request.ref}@{request.digest}: first seen {first_seen.isoformat()} ({source}); "
+           f"delay {format_duration(request.delay)}; remaining {format_duration(left)}")
+    if left > timedelta(0):
+        _wait(until, io)
+        states = io.state.load()  # dependents may have been rebuilt while we waited
+    give_up = io.now() + request.retry_for
+    while True:
+        outcome = _after_soak(request, key, first_seen, states, io)
+        if outcome.verdict != "retry" or io.now() + RETRY_EVERY > give_up:
+            return outcome
+        io.log(f"{outcome.reason}; checking again in {format_duration(RETRY_EVERY)}")
+        io.sleep(RETRY_EVERY.total_seconds())
+        states = io.state.load()

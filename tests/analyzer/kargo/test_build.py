@@ -278,6 +278,15 @@ def test_verify_deadline_leaves_every_retry_its_full_timeout() -> None:
     assert default.verify_timeout < default.verify_deadline / (default.verify_backoff_limit + 1)
 
 
+def test_gate_retries_outages_within_its_deadline_margin() -> None:
+    settings = Settings(gateDeadlineMargin="2h")
+    template = build_project(example_fleet(), example_states(), settings).get("AnalysisTemplate", "gate")
+    assert isinstance(template, AnalysisTemplate)
+    job = template.spec.metrics[0].provider.job.spec
+    assert "--retry-for=1h" in job.template.spec.containers[0].args  # half the margin: done before the deadline
+    assert job.active_deadline_seconds == (336 + 2) * 3600  # longest soak delay (14 days) + margin
+
+
 def test_removed_verify_deadline_setting_says_what_to_set() -> None:
     with pytest.raises(InputError) as caught:
         settings_from_config({"image-factory:verifyDeadline": "2h"}, "Pulumi.prod.yaml")

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from kubernetes import client as k8s
 
 from analyzer.kargo.conventions import JOB_EXIT_INVALID, JOB_EXIT_REFUSED
-from analyzer.registry.client import RegistryClient
+from analyzer.registry.client import RegistryClient, RetryPolicy
 from analyzer.runtime.firstseen import FirstSeenError, KubernetesFreightSource, freight_first_seen
 from analyzer.runtime.gate import (
     DependentBuild,
@@ -37,7 +37,7 @@ from analyzer.runtime.stateaccess import GitStateAccess
 from analyzer.state.model import DigestHistory, DigestRecord, RebuildRecord
 from tests.analyzer.runtime.jobhelpers import Clock
 from tests.support.cosign import key_pair, payload, push_signature
-from tests.support.registry import Image, RegistryServer, push_index
+from tests.support.registry import Fault, FaultProxy, Image, RegistryServer, push_index
 from tests.support.registry_fixtures import BASIC_PASSWORD, BASIC_USER
 from tests.support.staterepo import make_state_remote, read_remote_states
 from tests.support.states import external_state, managed_state
@@ -267,6 +267,32 @@ def test_gate_fails_at_once_when_the_registry_refuses_the_credentials(
     assert outcome.verdict == "misconfigured" and clock.sleeps == []  # not after a week of waiting
     assert "registry credentials missing or insufficient" in outcome.reason
     assert BASIC_PASSWORD not in outcome.reason + "".join(lines)
+
+
+def test_gate_rides_out_a_registry_outage_after_the_soak(counting_proxy: FaultProxy, registry: RegistryServer,
+                                                        repo: str, tmp_path: Path) -> None:
+    """5xx after the soak (beyond the client's own retries) is re-checked in the pod, not a dropped digest."""
+    digest = push_index(registry.url, f"{repo}/base", "1", [Image.of("outage", platform=AMD)])
+    repository = f"{counting_proxy.host}/{repo}/base"
+    remote = make_state_remote(tmp_path, [external_state(f"{repository}:1")])
+    attempts = RetryPolicy().attempts
+    # the preflight and the first check after the soak both fail through every client retry
+    counting_proxy.inject(Fault("status", method="HEAD", path=digest, times=2 * attempts, status=503))
+    clock, lines = Clock(NOW), list[str]()
+    client = RegistryClient(sleep=lambda _: None)
+    io = GateIO(GitStateAccess(StateRemote(str(remote))), client, None, clock.now, clock.sleep, lines.append)
+    outcome = run_gate(GateRequest("base-1", repository, "1", digest, timedelta(0)), io)
+    assert outcome.passed, outcome.reason
+    assert any(line.startswith("cannot check the digest yet") for line in lines)
+    assert any("checking again in 5m" in line for line in lines) and clock.sleeps == [300.0]
+
+    counting_proxy.inject(Fault("status", method="HEAD", path=digest, times=100, status=503))
+    clock = Clock(NOW)
+    io = GateIO(GitStateAccess(StateRemote(str(remote))), client, None, clock.now, clock.sleep, lines.append)
+    request = GateRequest("base-1", repository, "1", digest, timedelta(0), retry_for=timedelta(minutes=12))
+    outcome = run_gate(request, io)
+    assert outcome.verdict == "retry" and "503" in outcome.reason  # exit 1: the Job may retry the pod
+    assert sum(clock.sleeps) <= timedelta(minutes=12).total_seconds()
 
 
 # --- coalescing: a superseded digest is skipped, the newest one cascades --------------------------
