@@ -393,3 +393,21 @@ def test_gate_without_a_key_says_signatures_were_not_checked(fleet: Fleet) -> No
     io, lines = fleet.io(Clock(NOW))
     assert run_gate(fleet.request(v2, timedelta(0)), io).passed
     assert "signature not checked (no cosign key configured for this upstream)" in lines
+
+
+def test_an_unsigned_newer_digest_cannot_supersede_a_signed_one(fleet: Fleet, tmp_path: Path) -> None:
+    repo = fleet.repository.split("/", 1)[1]
+    key, public = key_pair(tmp_path / "keys", "base-1")
+    signed = fleet.push(Image.of("amd signed v2", platform=AMD), fleet.arm1)
+    push_signature(fleet.registry.url, repo, fleet.registry.host, signed, key)
+    unsigned = fleet.push(Image.of("amd unsigned v3", platform=AMD), fleet.arm1)  # would be refused later
+    states = read_remote_states(fleet.remote, tmp_path / "seed-read")
+    states[fleet.ref].digests.history += [
+        DigestRecord(digest=signed, first_seen=NOW - timedelta(days=8), last_seen=NOW),
+        DigestRecord(digest=unsigned, first_seen=NOW - timedelta(days=6), last_seen=NOW)]
+    fleet.remote = make_state_remote(tmp_path / "signed", list(states.values()))
+    io, lines = fleet.io(Clock(NOW))
+    outcome = run_gate(dataclasses.replace(fleet.request(signed), cosign_key=public), io)
+    assert outcome.passed, outcome.reason
+    assert any(line.startswith("not coalesced: no newer digest that also clears") and "no signature found" in line
+               for line in lines)
