@@ -14,7 +14,7 @@ from analyzer.discovery.reference import InvalidReference, parse_reference
 from analyzer.kargo.conventions import JOB_EXIT_INVALID, JOB_EXIT_REFUSED
 from analyzer.runtime.gitstate import StateRepoError
 from analyzer.runtime.jobsetup import job_options, logger, registry_client, state_access, utcnow
-from analyzer.runtime.verify import VerifyIO, VerifyRequest, parse_base_digests, run_verify
+from analyzer.runtime.verify import VerifyIO, VerifyRequest, VerifySetupError, parse_base_digests, run_verify
 
 
 @click.command("verify-rebuild")
@@ -50,5 +50,8 @@ def command(image: str, ref: str, base_digests: str, timeout: str, interval: str
     except StateRepoError as exc:
         log(f"FAILED: {exc}")
         sys.exit(1)
+    except VerifySetupError as exc:
+        log(f"FAILED: {exc}")
+        sys.exit(JOB_EXIT_INVALID)
     log(("PASSED: " if verdict.ok else "FAILED: ") + verdict.reason)
     sys.exit(0 if verdict.ok else JOB_EXIT_REFUSED)

@@ -20,6 +20,7 @@ from analyzer.runtime.verify import (
     ImageView,
     VerifyIO,
     VerifyRequest,
+    VerifySetupError,
     is_layer_prefix,
     judge_build,
     parse_base_digests,
@@ -28,6 +29,7 @@ from analyzer.runtime.verify import (
 from analyzer.state.model import ImageState, RebuildRecord
 from tests.analyzer.runtime.jobhelpers import Clock
 from tests.support.registry import Image, RegistryServer, push_image
+from tests.support.registry_fixtures import BASIC_PASSWORD, BASIC_USER
 from tests.support.staterepo import make_state_remote, read_remote_states
 from tests.support.states import external_state, managed_state
 
@@ -174,3 +176,20 @@ def test_a_retried_verify_records_one_failure_per_base_set_and_a_late_success(se
     assert setup.run(Clock(NOW + timedelta(hours=1)))[0]
     rebuilds = setup.app_state("late").rebuilds
     assert [(r.outcome, r.result_digest) for r in rebuilds[1:]] == [("failed", None), ("succeeded", rebuilt)]
+
+
+def test_refused_credentials_fail_at_once_without_a_rebuild_record(
+        basic_registry: RegistryServer, repo: str, tmp_path: Path) -> None:
+    auth = (BASIC_USER, BASIC_PASSWORD)
+    base = Image.of("private base")
+    v1 = push_image(basic_registry.url, f"{repo}/base", "1", base, auth=auth)
+    push_image(basic_registry.url, f"{repo}/app", "1", base.built_on(files={"app": "x"}), auth=auth)
+    base_ref, app_ref = f"{basic_registry.host}/{repo}/base:1", f"{basic_registry.host}/{repo}/app:1"
+    remote = make_state_remote(tmp_path, [external_state(base_ref, ["app"]),
+                                          managed_state("app", app_ref, [base_ref], platforms=[AMD])])
+    clock = Clock(NOW)
+    io = VerifyIO(GitStateAccess(StateRemote(str(remote))), RegistryClient(), clock.now, clock.sleep, lambda _: None)
+    with pytest.raises(VerifySetupError, match="registry credentials missing or insufficient") as caught:
+        run_verify(VerifyRequest("app", app_ref, {base_ref: v1}, timedelta(minutes=90), timedelta(seconds=30)), io)
+    assert clock.sleeps == [] and BASIC_PASSWORD not in str(caught.value)
+    assert read_remote_states(remote, tmp_path / "check")[app_ref].rebuilds == []
