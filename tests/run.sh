@@ -29,6 +29,12 @@ npm ci --prefix tests/tools --no-audit --no-fund --silent
 if [ ! -x venv/bin/python ]; then python3 -m venv venv; fi
 venv/bin/pip install -q --disable-pip-version-check -r requirements.txt -e .
 
+# Real engines, built from Go modules (tests/engines/*), cached under .cache/engines by their pins:
+# a cold build happens once per machine and pin change, a warm run only finds the binaries.
+ENGINES=(kargo-eval)
+echo "engines: ${ENGINES[*]}"
+bash tests/engines/build.sh "${ENGINES[@]}"
+
 echo "ruff:"; venv/bin/ruff check .
 echo "mypy:"; venv/bin/mypy
 venv/bin/python -m pytest "$@"

@@ -5,6 +5,8 @@ Policy rules read what the renderer writes, so both import these names from here
 
 from __future__ import annotations
 
+from analyzer.config.model import RESERVED_TRIGGER_INPUT
+
 DOMAIN = "image-factory.dev"
 
 LABEL_ROLE = f"{DOMAIN}/role"
@@ -22,7 +24,8 @@ LABEL_IMAGE = f"{DOMAIN}/image"
 LABEL_WAREHOUSE = f"{DOMAIN}/warehouse"
 """Warehouse name, on the Warehouse and its soak Stages."""
 LABEL_DELAY = f"{DOMAIN}/delay"
-"""Soak delay in canonical form (`168h`), on soak Stages."""
+"""Delay in canonical form (`168h`): the soak delay on soak Stages, the image's declared delay on
+rebuild Stages."""
 LABEL_AUTO_PROMOTE = f"{DOMAIN}/auto-promote"
 """`true` on Stages the ProjectConfig's promotion policies auto-promote."""
 
@@ -49,7 +52,7 @@ VERIFY_ARG_BASE_DIGESTS = "base-digests"
 """Verify-rebuild AnalysisTemplate arguments; the verify job gets them as `--<name>=<value>`."""
 
 TRIGGER_INPUT_IMAGE = "image"
-TRIGGER_INPUT_BASE_DIGESTS = "base-digests"
+TRIGGER_INPUT_BASE_DIGESTS = RESERVED_TRIGGER_INPUT
 """Inputs of the GitHub `workflow_dispatch` (and keys of the webhook JSON body) a rebuild sends.
 `base-digests` is a comma-separated list of vetted `registry/repository:tag@sha256:…` references."""
 

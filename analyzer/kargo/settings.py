@@ -48,6 +48,10 @@ class Settings(BaseModel):
     """Key, inside each trigger Secret, of the token sent as `Authorization: Bearer …`."""
     trigger_timeout: Annotated[str, Field(pattern=GO_DURATION_PATTERN)] = Field(
         default="30m", alias="triggerTimeout")
+    trigger_error_threshold: Annotated[int, Field(ge=1, le=1000)] = Field(
+        default=20, alias="triggerErrorThreshold")
+    """Consecutive transport errors (DNS, TLS, timeouts) the trigger step tolerates before Kargo fails the
+    Promotion; Kargo's default of 1 would drop the rebuild of that digest at the first network blip."""
     job_backoff_limit: Annotated[int, Field(ge=0, le=10)] = Field(default=2, alias="jobBackoffLimit")
     """backoffLimit of the gate Job. Evictions and preemptions (`DisruptionTarget`) do not count against it,
     and a definitive refusal fails the Job at once; it only bounds retries of crashes and outages."""
