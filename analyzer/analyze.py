@@ -6,9 +6,11 @@ unchanged Dockerfiles are not parsed, and a run where nothing moved writes nothi
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +35,7 @@ from analyzer.sources.cache import (
 from analyzer.sources.git import GitCache, SourceError, resolve_repo_url
 from analyzer.state.model import ImageState
 from analyzer.state.plan import Discovery, StatePlan, plan_state
-from analyzer.state.store import images_dir, load_states, remove_states, save_states
+from analyzer.state.store import images_dir, load_states, remove_stale_temp_files, remove_states, save_states
 
 MAX_PARALLEL_FETCHES = 4
 
@@ -215,13 +217,36 @@ def _nothing_moved(last: dict[str, Any], config: Path, state_dir: Path, sources:
         return not any(pool.map(moved, wanted))
 
 
+@contextlib.contextmanager
+def _state_lock(state_dir: Path) -> Iterator[None]:
+    """One `analyze` at a time per state directory, across processes: a second run waits, then sees the
+    first one's result. The lock is a flock on the folder holding the state directory (nothing is added to
+    the git-tracked tree, and nothing is created before the input is known to be valid)."""
+    try:
+        fd = os.open(state_dir.absolute().parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError as exc:
+        raise InputError.single(state_dir, f"cannot use the state directory: {exc.strerror or exc}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def run_analyze(config: Path, state_dir: Path, cache_dir: Path, prune: bool = False,
                 progress: Progress | None = None) -> AnalyzeResult:
     """Validate everything first; write state only when the whole input is valid.
 
     When nothing moved since the last complete run (same config, refs and state files), nothing is
-    parsed or written and the last summary is returned.
+    parsed or written and the last summary is returned. Concurrent runs on one state directory serialize.
     """
+    with _state_lock(state_dir):
+        return _run_analyze(config, state_dir, cache_dir, prune, progress)
+
+
+def _run_analyze(config: Path, state_dir: Path, cache_dir: Path, prune: bool,
+                 progress: Progress | None) -> AnalyzeResult:
+    remove_stale_temp_files(state_dir)
     sources = Sources(cache_dir)
     last_runs = JsonCache(cache_dir / "last-runs.json", code_version())
     run_key = hashlib.sha256(f"{config.resolve()}\0{state_dir.resolve()}".encode()).hexdigest()[:16]

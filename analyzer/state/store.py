@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -101,6 +102,27 @@ def load_states(state_dir: Path) -> dict[str, ImageState]:
     if problems:
         raise InputError(problems)
     return states
+
+
+STALE_TEMP_SECONDS = 60
+
+
+def remove_stale_temp_files(state_dir: Path, now: float | None = None) -> list[Path]:
+    """Temp files a killed writer left behind (`.<name>.yaml.<random>.tmp`, see write_atomic), older than a
+    minute so that a writer still at work keeps its own."""
+    folder = images_dir(state_dir)
+    if not folder.is_dir():
+        return []
+    limit = (time.time() if now is None else now) - STALE_TEMP_SECONDS
+    removed = []
+    for path in folder.glob(".*.tmp"):
+        try:
+            if path.is_file() and not path.is_symlink() and path.stat().st_mtime < limit:
+                path.unlink()
+                removed.append(path)
+        except OSError:
+            continue
+    return removed
 
 
 def render_state(state: ImageState) -> str:

@@ -1,0 +1,155 @@
+"""Issue 16: the cache is a cache. A warm run sees every change a cold run would: included files, state
+edits that keep size and mtime, concurrent runs; stale temp files and broken mirrors are repaired."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from analyzer.analyze import run_analyze
+from analyzer.errors import InputError
+from tests.support.gitrepos import make_remote
+
+STATE_A = "r.example.com~a@1.yaml"
+STATE_B = "r.example.com~b@1.yaml"
+
+
+def entry(name: str, remote: Path) -> dict[str, object]:
+    return {"name": name, "image": f"r.example.com/{name}:1",
+            "source": {"repo": str(remote), "dockerfile": f"{name}/Dockerfile"},
+            "trigger": {"webhook": {"url": f"https://ci.example.com/{name}"}}}
+
+
+@pytest.fixture()
+def remote(tmp_path: Path) -> Path:
+    return make_remote(tmp_path, "team", {"a/Dockerfile": "FROM python:3.12-slim\n",
+                                          "b/Dockerfile": "FROM node:20-alpine\n"})
+
+
+@pytest.fixture()
+def project(tmp_path: Path, remote: Path) -> Path:
+    root = tmp_path / "project"
+    (root / "images.d").mkdir(parents=True)
+    (root / "images.yaml").write_text("include: ['images.d/*.yaml']\nimages: []\n")
+    (root / "images.d" / "team.yaml").write_text(yaml.safe_dump({"images": [entry("a", remote)]}))
+    return root
+
+
+def analyze(project: Path) -> object:
+    return run_analyze(project / "images.yaml", project / "state", project / "cache")
+
+
+def test_warm_run_sees_a_newly_enrolled_image_in_an_include(project: Path, remote: Path) -> None:
+    analyze(project)
+    assert (project / "state" / "images" / STATE_A).is_file()
+    (project / "images.d" / "team.yaml").write_text(yaml.safe_dump({"images": [entry("a", remote),
+                                                                                 entry("b", remote)]}))
+    result = analyze(project)
+    assert not result.unchanged_inputs  # type: ignore[attr-defined]
+    assert (project / "state" / "images" / STATE_B).is_file()
+
+
+def test_warm_run_sees_broken_yaml_in_an_include(project: Path) -> None:
+    analyze(project)
+    (project / "images.d" / "team.yaml").write_text("images: [\n")
+    with pytest.raises(InputError) as info:
+        analyze(project)
+    assert "team.yaml" in str(info.value)
+
+
+def test_warm_run_sees_a_new_include_file(project: Path, remote: Path) -> None:
+    analyze(project)
+    (project / "images.d" / "other.yaml").write_text(yaml.safe_dump({"images": [entry("b", remote)]}))
+    analyze(project)
+    assert (project / "state" / "images" / STATE_B).is_file()
+
+
+def test_state_edit_keeping_size_and_mtime_is_seen(project: Path) -> None:
+    analyze(project)
+    path = project / "state" / "images" / STATE_A
+    text = path.read_text()
+    stat = path.stat()
+    edited = text.replace("autoRebuild: true", "autoRebuild: fals")  # same size, now invalid
+    assert len(edited) == len(text) and edited != text
+    path.write_text(edited)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    with pytest.raises(InputError) as info:
+        analyze(project)
+    assert STATE_A in str(info.value)
+
+
+def test_stale_temp_files_are_removed(project: Path) -> None:
+    analyze(project)
+    stale = project / "state" / "images" / f".{STATE_A}.abc123.tmp"
+    stale.write_text("half")
+    old = stale.stat().st_mtime - 3600
+    os.utime(stale, (old, old))
+    analyze(project)
+    assert not stale.exists()
+
+
+def test_duplicate_digests_key_in_state_is_an_error_not_history_loss(project: Path) -> None:
+    analyze(project)
+    path = project / "state" / "images" / "docker.io~library~python@3.12-slim.yaml"
+    path.write_text(path.read_text() + "digests:\n  history: []\n")
+    with pytest.raises(InputError) as info:
+        analyze(project)
+    assert "key 'digests' appears twice" in str(info.value)
+
+
+def mirror_of(project: Path, remote: Path) -> Path:
+    from analyzer.sources.git import GitCache
+    return GitCache(project / "cache")._mirror_path(str(remote))
+
+
+def test_half_made_mirror_from_a_killed_clone_is_recloned(project: Path, remote: Path) -> None:
+    mirror = mirror_of(project, remote)
+    mirror.mkdir(parents=True)
+    (mirror / "HEAD").write_text("ref: refs/heads/main\n")  # what `git clone` writes first
+    (project / "cache" / f".{mirror.name}.x1y2.tmp").mkdir()  # a temp clone killed before its rename
+    result = analyze(project)
+    assert not result.partial, result.summary["errors"]  # type: ignore[attr-defined]
+    assert (project / "state" / "images" / STATE_A).is_file()
+    assert not list((project / "cache").glob(".*.tmp"))
+
+
+def test_a_good_mirror_is_reused_not_recloned(project: Path, remote: Path) -> None:
+    from tests.support.gitrepos import push_change
+    analyze(project)
+    mirror = mirror_of(project, remote)
+    inode = mirror.stat().st_ino
+    push_change(remote, "a/Dockerfile", "FROM python:3.13-slim\n")
+    assert not analyze(project).partial  # type: ignore[attr-defined]
+    assert mirror.stat().st_ino == inode
+    assert "python:3.13-slim" in (project / "state" / "images" / STATE_A).read_text()
+
+
+def test_concurrent_analyze_runs_land_the_sequential_result(tmp_path: Path, project: Path) -> None:
+    import subprocess
+    import sys
+    root = Path(__file__).resolve().parents[3]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    expected: dict[str, str] | None = None
+    for attempt in range(3):
+        cache = tmp_path / f"cache{attempt}"
+        state = project / "state"
+        if state.exists():
+            import shutil
+            shutil.rmtree(state)
+        procs = [subprocess.Popen([sys.executable, "-m", "analyzer", "analyze", "--cache", str(cache)],
+                                  cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(2)]
+        for proc in procs:
+            _out, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, err
+            assert "Traceback" not in err
+        files = {p.name: p.read_text() for p in sorted((state / "images").iterdir())}
+        assert not [name for name in files if name.endswith(".tmp")]
+        expected = expected or files
+        assert files == expected
+        again = subprocess.run([sys.executable, "-m", "analyzer", "analyze", "--cache", str(cache)], cwd=project,
+                               env=env, capture_output=True, text=True, timeout=120)
+        assert again.returncode == 0 and "state files changed: 0" in again.stdout
