@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -9,12 +10,14 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
+from analyzer.config.durations import parse_duration
 from analyzer.discovery.reference import InvalidReference, parse_reference
 from analyzer.errors import InputError, Problem, validation_problems
 from analyzer.state.model import ImageState, state_filename
 from analyzer.yamlio import LocatedDocument, dump_stable, load_located, write_atomic
 
 STATE_SUBDIR = "images"
+_NAME_RE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
 def images_dir(state_dir: Path) -> Path:
@@ -55,10 +58,20 @@ def _semantic_problems(file: Path, doc: LocatedDocument, state: ImageState) -> l
             problems.append(problem(("managed",), "a managed image's state needs its `managed:` section"))
         if not state.name:
             problems.append(problem(("name",), "a managed image's state needs its enrolled `name:`"))
+    if state.name is not None and not _NAME_RE.fullmatch(state.name):
+        problems.append(problem(("name",), f"{state.name[:80]!r} is not an image name (a DNS-1123 label)"))
+    if state.managed is not None:
+        try:
+            parse_duration(state.managed.delay)
+        except ValueError as exc:
+            problems.append(problem(("managed", "delay"), str(exc)))
     if state.managed is not None and state.name:
         if state.name in state.managed.parents:
             problems.append(problem(("managed", "parents"), f"image {state.name!r} is its own parent"))
         for i, base in enumerate(state.managed.bases):
+            if (base.kind == "managed") != bool(base.parent):
+                problems.append(problem(("managed", "bases", i, "kind"),
+                                        "a base of kind managed names its `parent:` image, and only such a base"))
             if base.parent == state.name:
                 problems.append(problem(("managed", "bases", i, "parent"),
                                         f"image {state.name!r} is its own parent"))
@@ -99,9 +112,32 @@ def load_states(state_dir: Path) -> dict[str, ImageState]:
             problems.extend(exc.problems)
             continue
         states[state.ref] = state
+    problems.extend(_cross_file_problems(folder, states))
     if problems:
         raise InputError(problems)
     return states
+
+
+def _cross_file_problems(folder: Path, states: Mapping[str, ImageState]) -> list[Problem]:
+    """Names are unique, and every managed parent a state names has a state of its own."""
+    problems: list[Problem] = []
+    names: dict[str, str] = {}
+    for state in states.values():
+        if state.managed is None or not state.name:
+            continue
+        if state.name in names:
+            problems.append(Problem(str(folder / state_filename(state.ref)), None, "name",
+                                    f"image name {state.name!r} is also used by {names[state.name]}"))
+        names.setdefault(state.name, state_filename(state.ref))
+    for state in states.values():
+        if state.managed is None:
+            continue
+        wanted = {*state.managed.parents, *(b.parent for b in state.managed.bases if b.parent)}
+        for parent in sorted(wanted - set(names)):
+            problems.append(Problem(str(folder / state_filename(state.ref)), None, "managed.parents",
+                                    f"parent {parent[:80]!r} has no managed state file "
+                                    "(run `image-factory analyze`)"))
+    return problems
 
 
 STALE_TEMP_SECONDS = 60

@@ -153,6 +153,11 @@ CORRUPTIONS = {
     "dangling-symlink": (_dangling, "zz.yaml: cannot read"),
     "images-is-a-file": (_images_is_file, "state/images: not a directory"),
     "deep-nesting": (_deep, "nested more than 64 levels deep"),
+    "unknown-parent": (_replace("    parent: base-python", "    parent: nobody"),
+                       "parent 'nobody' has no managed state"),
+    "managed-base-without-parent": (_replace("    parent: base-python\n", ""), "a base of kind managed names"),
+    "bad-name": (_replace("name: api\n", "name: registry.example.com/x:1\n"), "is not an image name"),
+    "bad-delay": (_replace("delay: 168h", "delay: soon"), "managed.delay: invalid duration"),
     "duplicate-key": (_replace("rebuilds: []\n", "rebuilds: []\ndigests:\n  history: []\n"),
                       "key 'digests' appears twice in one mapping (lines 2 and 40)"),
 }
