@@ -71,6 +71,10 @@ class _Group(click.Group):
             sys.exit(130)
         except BrokenPipeError:
             sys.exit(EXIT_PARTIAL)
+        except OSError as exc:  # a path given on the command line that cannot be used (a file for a folder…)
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"error: {where}{exc.strerror or exc}", err=True)
+            sys.exit(EXIT_INVALID)
         except Exception as exc:  # the one place a bug becomes a clean exit code
             _internal_error(ctx, exc)
 

@@ -194,3 +194,22 @@ def test_report_draws_a_base_without_state(project: Path) -> None:
     result = run(project, "report", "--out", "rep", timeout=60)
     no_traceback(result)
     assert result.returncode == 0, result.stderr
+
+
+ODD_ARGUMENTS = [
+    ["status", "--at", "garbage"], ["status", "--at", "99999-01-01"], ["plan", "--at", "2024-13-01"],
+    ["plan", "--assume-update", "Bad Ref"], ["ref", ""], ["ref", "\x01"], ["discover", "."],
+    ["discover", "/dev/zero"], ["graph", "--state", "/dev/null"], ["status", "--state", "images.yaml"],
+    ["status", "--config", "/dev/zero"], ["render", "--out", "images.yaml"], ["analyze", "--config", "state"],
+    ["report", "--out", "/dev/null"], ["analyze", "--cache", "/dev/null"], ["check", "--manifests", "/dev/zero"],
+    ["discover", "--build-arg", "=x", "images.yaml"],
+]
+
+
+@pytest.mark.parametrize("arguments", ODD_ARGUMENTS, ids=lambda a: " ".join(a).replace("/", "_"))
+def test_odd_cli_arguments_are_not_internal_errors(project: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   arguments: list[str]) -> None:
+    monkeypatch.chdir(project)
+    result = CliRunner().invoke(cli, arguments)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert result.exit_code in (0, 1, 2), result.output
