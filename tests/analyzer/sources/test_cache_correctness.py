@@ -153,3 +153,35 @@ def test_concurrent_analyze_runs_land_the_sequential_result(tmp_path: Path, proj
         again = subprocess.run([sys.executable, "-m", "analyzer", "analyze", "--cache", str(cache)], cwd=project,
                                env=env, capture_output=True, text=True, timeout=120)
         assert again.returncode == 0 and "state files changed: 0" in again.stdout
+
+
+def test_sigkill_at_any_moment_is_repaired_by_the_next_run(tmp_path: Path, project: Path, remote: Path) -> None:
+    """Kill `analyze` at staggered moments of a cold run (clone, parse, state writes); the next run must
+    succeed and land exactly the uninterrupted result, with no temp file left in state/."""
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+    root = Path(__file__).resolve().parents[3]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    command = [sys.executable, "-m", "analyzer", "analyze", "--cache"]
+    reference = subprocess.run([*command, str(tmp_path / "ref-cache")], cwd=project, env=env, capture_output=True,
+                               text=True, timeout=120)
+    assert reference.returncode == 0, reference.stderr
+    expected = {p.name: p.read_text() for p in sorted((project / "state" / "images").iterdir())}
+    for attempt, delay in enumerate([0.15, 0.3, 0.45, 0.6, 0.8]):
+        shutil.rmtree(project / "state")
+        cache = tmp_path / f"kill-cache{attempt}"
+        proc = subprocess.Popen([*command, str(cache)], cwd=project, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        for stale in (project / "state" / "images").glob(".*.tmp") if (project / "state" / "images").is_dir() else []:
+            old = time.time() - 3600
+            os.utime(stale, (old, old))  # what the next run finds after a minute
+        again = subprocess.run([*command, str(cache)], cwd=project, env=env, capture_output=True, text=True,
+                               timeout=120)
+        assert again.returncode == 0 and "Traceback" not in again.stderr, (delay, again.stderr)
+        assert {p.name: p.read_text() for p in sorted((project / "state" / "images").iterdir())} == expected
