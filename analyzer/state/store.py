@@ -53,11 +53,6 @@ def _semantic_problems(file: Path, doc: LocatedDocument, state: ImageState) -> l
             parse_reference(ref)
         except InvalidReference as exc:
             problems.append(problem(path, f"{ref!r} is not a valid image reference: {exc}"))
-    if state.kind == "managed":
-        if state.managed is None:
-            problems.append(problem(("managed",), "a managed image's state needs its `managed:` section"))
-        if not state.name:
-            problems.append(problem(("name",), "a managed image's state needs its enrolled `name:`"))
     if state.name is not None and not _NAME_RE.fullmatch(state.name):
         problems.append(problem(("name",), f"{state.name[:80]!r} is not an image name (a DNS-1123 label)"))
     if state.managed is not None:
