@@ -132,7 +132,7 @@ def state_signature(folder: Path) -> str:
 
 def config_fingerprint(root: Path, include_files: Iterable[Path]) -> str:
     """The enrollment's identity: the root file and every included file, by content."""
-    return _digest(f"{path}:{hashlib.sha256(path.read_bytes()).hexdigest()}" for path in [root, *include_files])
+    return _digest(f"{path}:{_file_hash(str(path))}" for path in [root, *include_files])
 
 
 class Snapshot(Generic[T]):

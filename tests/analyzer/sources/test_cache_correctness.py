@@ -185,3 +185,12 @@ def test_sigkill_at_any_moment_is_repaired_by_the_next_run(tmp_path: Path, proje
                                timeout=120)
         assert again.returncode == 0 and "Traceback" not in again.stderr, (delay, again.stderr)
         assert {p.name: p.read_text() for p in sorted((project / "state" / "images").iterdir())} == expected
+
+
+def test_config_replaced_by_a_fifo_after_a_run_does_not_hang(project: Path) -> None:
+    analyze(project)
+    (project / "images.yaml").rename(project / "images.yaml.bak")
+    os.mkfifo(project / "images.yaml")
+    with pytest.raises(InputError) as info:
+        analyze(project)
+    assert "not a regular file" in str(info.value)
