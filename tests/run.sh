@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-# Real parts the tests use: a registry server, git, graphviz (dot), a headless browser (chromium).
-APT_PACKAGES=(git docker-registry graphviz chromium)
+# Real parts the tests use: a registry server, git, graphviz (dot), a headless browser (chromium),
+# etcd (for the e2e tests' kube-apiserver).
+APT_PACKAGES=(git docker-registry graphviz chromium etcd-server)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -28,6 +29,10 @@ npm ci --prefix tests/tools --no-audit --no-fund --silent
 
 if [ ! -x venv/bin/python ]; then python3 -m venv venv; fi
 venv/bin/pip install -q --disable-pip-version-check -r requirements.txt -e .
+
+# Real engines of the e2e tests (tests/e2e/), built from pinned Go modules; a cache hit after the first time.
+# Built here rather than inside a test, because a cold build takes longer than one test's timeout.
+bash tests/engines/build.sh kube rollouts
 
 echo "ruff:"; venv/bin/ruff check .
 echo "mypy:"; venv/bin/mypy
