@@ -1,0 +1,210 @@
+"""Verification end to end: AnalysisRuns built as Kargo builds them from the RENDERED `gate` and
+`verify-rebuild` templates (read back from the real API server), run by the real Argo Rollouts controller,
+whose Jobs the job runner runs as `image-factory gate|verify-rebuild` against the real registry (Basic auth,
+credentials from the Secret the template names) and a real git state remote."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
+
+from analyzer.state.model import DigestHistory, DigestRecord, RebuildRecord
+from tests.e2e.conftest import NAMESPACE, Applied
+from tests.support.controlplane import ControlPlane
+from tests.support.jobrunner import JobRun, JobRunner
+from tests.support.kargo_verification import KARGO, ROLLOUTS, analysis_run, create_freight
+from tests.support.registry import Image, RegistryServer, push_image, push_index
+from tests.support.registry_fixtures import BASIC_PASSWORD, BASIC_USER
+from tests.support.staterepo import make_state_remote, read_remote_states
+from tests.support.states import external_state, managed_state
+
+AMD, ARM = "linux/amd64", "linux/arm64"
+SOAK_STAGE = "soak-python-3-12-slim-168h"
+REBUILD_STAGE = "rebuild-payments-api"
+FINAL = {"Successful", "Failed", "Error", "Inconclusive"}
+
+
+def _secret(core: k8s.CoreV1Api, name: str, data: dict[str, str]) -> None:
+    body = k8s.V1Secret(metadata=k8s.V1ObjectMeta(name=name), string_data=data)
+    try:
+        core.replace_namespaced_secret(name, NAMESPACE, body)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+        core.create_namespaced_secret(NAMESPACE, body)
+
+
+@pytest.fixture
+def job_secrets(kube: k8s.ApiClient, basic_registry: RegistryServer) -> Iterator[None]:
+    """The two Secrets the templates' `envFrom` names (registry credentials here; the state repo per test)."""
+    core = k8s.CoreV1Api(kube)
+    auth = base64.b64encode(f"{BASIC_USER}:{BASIC_PASSWORD}".encode()).decode()
+    _secret(core, "image-factory-registry",
+            {"DOCKER_AUTH_CONFIG": json.dumps({"auths": {basic_registry.host: {"auth": auth}}})})
+    yield
+    for name in ("image-factory-registry", "image-factory-state-repo"):
+        core.delete_namespaced_secret(name, NAMESPACE)
+
+
+def _state_repo(kube: k8s.ApiClient, remote: Path) -> None:
+    _secret(k8s.CoreV1Api(kube), "image-factory-state-repo", {"IMAGE_FACTORY_STATE_REPO": str(remote)})
+
+
+def _stage(kube: k8s.ApiClient, name: str) -> dict[str, Any]:
+    stage: dict[str, Any] = k8s.CustomObjectsApi(kube).get_namespaced_custom_object(*KARGO, NAMESPACE, "stages",
+                                                                                     name)
+    return stage
+
+
+def _run_analysis(plane: ControlPlane, kube: k8s.ApiClient, runner: JobRunner, run: dict[str, Any],
+                  timeout: float = 120) -> tuple[dict[str, Any], dict[str, Any], JobRun]:
+    """Create the AnalysisRun; wait for the Rollouts controller to finish it. Returns (run, its Job, job run)."""
+    objects = k8s.CustomObjectsApi(kube)
+    created = objects.create_namespaced_custom_object(*ROLLOUTS, NAMESPACE, "analysisruns", run)
+    name = created["metadata"]["name"]
+    deadline = time.monotonic() + timeout
+    current = created
+    while (current.get("status") or {}).get("phase") not in FINAL:
+        plane.check_alive()
+        if time.monotonic() > deadline:
+            pytest.fail(f"AnalysisRun {name} not finished in {timeout}s: {current.get('status')}\n"
+                        f"runner: {runner.errors}\n{plane.log_tails()}")
+        time.sleep(0.2)
+        current = objects.get_namespaced_custom_object(*ROLLOUTS, NAMESPACE, "analysisruns", name)
+    jobs = k8s.BatchV1Api(kube).list_namespaced_job(NAMESPACE, label_selector=f"analysisrun.argoproj.io/uid="
+                                                    f"{created['metadata']['uid']}")
+    assert len(jobs.items) == 1, [j.metadata.name for j in jobs.items]
+    job = kube.sanitize_for_serialization(jobs.items[0])
+    return current, job, runner.wait_for(job["metadata"]["name"], 30)
+
+
+def _explain(job_run: JobRun) -> str:
+    return "\n".join(f"--- attempt {i} rc={a.returncode} {a.argv}\n{a.output[-2000:]}"
+                     for i, a in enumerate(job_run.attempts)) + f"\nproblem: {job_run.problem}"
+
+
+class Base:
+    """A two-platform base in the registry (v1), an app built on v1 (amd64 only), state in a git remote."""
+
+    def __init__(self, registry: RegistryServer, repo: str, tmp: Path) -> None:
+        self.registry, self.tmp = registry, tmp
+        self.repository = f"{registry.host}/{repo}/python"
+        self.ref = f"{self.repository}:3.12-slim"
+        self.amd1, self.arm1 = Image.of("amd v1", platform=AMD), Image.of("arm v1", platform=ARM)
+        self.v1 = self.push(self.amd1, self.arm1)
+        now = datetime.now(UTC)
+        history = DigestHistory(current=self.v1, history=[DigestRecord(
+            digest=self.v1, first_seen=now - timedelta(days=30), last_seen=now,
+            platforms={AMD: self.amd1.digest, ARM: self.arm1.digest})])
+        app = managed_state("app", f"{registry.host}/{repo}/app:1", [self.ref], platforms=[AMD],
+                            rebuilds=[RebuildRecord(at=now - timedelta(days=20), outcome="succeeded",
+                                                    base_digests={self.ref: self.v1})])
+        self.remote = make_state_remote(tmp, [external_state(self.ref, ["app"], history), app])
+
+    def push(self, *images: Image) -> str:
+        auth = (BASIC_USER, BASIC_PASSWORD)
+        return push_index(self.registry.url, self.repository.split("/", 1)[1], "3.12-slim", list(images),
+                          auth=auth)
+
+    def gate_args(self, stage: dict[str, Any], digest: str, delay: str) -> dict[str, str]:
+        """The Stage's verification args as Kargo would evaluate them for a Freight of this base."""
+        literal = {a["name"]: a["value"] for a in stage["spec"]["verification"]["args"]}
+        assert literal["warehouse"] == "python-3-12-slim" and literal["delay"] == "168h"
+        assert "${{" in literal["digest"] and "${{" in literal["tag"]
+        # The Warehouse watches docker.io; the test base lives in the local registry, and days become seconds.
+        return {**literal, "repository": self.repository, "tag": "3.12-slim", "digest": digest, "delay": delay}
+
+
+@pytest.fixture
+def base(basic_registry: RegistryServer, repo: str, tmp_path: Path) -> Base:
+    return Base(basic_registry, repo, tmp_path)
+
+
+def _gate_run(kube: k8s.ApiClient, base: Base, digest: str, delay: str) -> dict[str, Any]:
+    stage = _stage(kube, SOAK_STAGE)
+    freight = create_freight(kube, NAMESPACE, "python-3-12-slim",
+                             [{"repoURL": base.repository, "tag": "3.12-slim", "digest": digest}])
+    return analysis_run(kube, stage, freight, base.gate_args(stage, digest, delay))
+
+
+def test_gate_passes_a_new_relevant_digest_after_the_soak(
+        applied_fleet: Applied, control_plane: ControlPlane, kube: k8s.ApiClient, job_runner: JobRunner,
+        job_secrets: None, base: Base) -> None:
+    _state_repo(kube, base.remote)
+    v2 = base.push(Image.of("amd v2", platform=AMD), base.arm1)
+    started = time.monotonic()
+    run, job, job_run = _run_analysis(control_plane, kube, job_runner, _gate_run(kube, base, v2, "3s"))
+    assert run["status"]["phase"] == "Successful", (run["status"], _explain(job_run))
+    assert time.monotonic() - started >= 3  # the soak was waited out
+    # The Job is the rendered template with Rollouts' substitutions; the runner ran exactly its container.
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"] == ["gate", "--warehouse=python-3-12-slim", f"--repository={base.repository}",
+                                 "--tag=3.12-slim", f"--digest={v2}", "--delay=3s"]
+    assert job["spec"]["template"]["spec"]["serviceAccountName"] == "image-factory-jobs"
+    assert job["spec"]["template"]["metadata"]["labels"]["image-factory.dev/role"] == "gate"
+    assert len(job_run.attempts) == 1 and job_run.attempts[0].argv[1:] == container["args"]
+    assert {"DOCKER_AUTH_CONFIG", "IMAGE_FACTORY_STATE_REPO"} <= set(job_run.attempts[0].env_names)
+    assert "gate: PASSED: vetted" in job_run.attempts[0].output
+    conditions = {c["type"]: c for c in job["status"]["conditions"]}
+    assert conditions["Complete"]["status"] == "True" and job["status"]["succeeded"] == 1
+    assert run["status"]["metricResults"][0]["measurements"][0]["phase"] == "Successful"
+    # The gate recorded the vetting on the state branch.
+    record = next(r for r in read_remote_states(base.remote, base.tmp / "after")[base.ref].digests.history
+                  if r.digest == v2)
+    assert record.vetted_at is not None
+
+
+def test_gate_fails_a_digest_the_registry_does_not_have(
+        applied_fleet: Applied, control_plane: ControlPlane, kube: k8s.ApiClient, job_runner: JobRunner,
+        job_secrets: None, base: Base) -> None:
+    _state_repo(kube, base.remote)
+    missing = "sha256:" + "0" * 64
+    run, job, job_run = _run_analysis(control_plane, kube, job_runner, _gate_run(kube, base, missing, "1s"))
+    assert run["status"]["phase"] == "Failed", (run["status"], _explain(job_run))
+    assert job_run.outcome == "Failed: BackoffLimitExceeded"
+    # backoffLimit 2: the gate's verdict is re-run twice before the Job fails (3 runs for one verdict).
+    assert len(job_run.attempts) == 3
+    assert all("gate: FAILED: digest no longer resolves" in a.output for a in job_run.attempts)
+    conditions = {c["type"]: c for c in job["status"]["conditions"]}
+    assert conditions["Failed"]["reason"] == "BackoffLimitExceeded" and job["status"]["failed"] == 3
+    assert all(r.digest != missing for r in read_remote_states(base.remote, base.tmp / "after")[base.ref]
+               .digests.history)
+
+
+def test_verify_rebuild_passes_an_image_rebuilt_on_the_vetted_base(
+        applied_fleet: Applied, control_plane: ControlPlane, kube: k8s.ApiClient, job_runner: JobRunner,
+        job_secrets: None, basic_registry: RegistryServer, repo: str, tmp_path: Path) -> None:
+    auth = (BASIC_USER, BASIC_PASSWORD)
+    base_ref, app_ref = f"{basic_registry.host}/{repo}/base:1", f"{basic_registry.host}/{repo}/app:1"
+    base1, base2 = Image.of("base v1"), Image.of("base v2")
+    v1 = push_image(basic_registry.url, f"{repo}/base", None, base1, auth)
+    v2 = push_image(basic_registry.url, f"{repo}/base", "1", base2, auth)
+    app1 = push_image(basic_registry.url, f"{repo}/app", "1", base1.built_on(files={"app": "build 1"}), auth)
+    app = managed_state("app", app_ref, [base_ref], platforms=[AMD], rebuilds=[
+        RebuildRecord(at=datetime.now(UTC) - timedelta(days=9), outcome="succeeded", base_digests={base_ref: v1},
+                      result_digest=app1)])
+    remote = make_state_remote(tmp_path, [external_state(base_ref, ["app"]), app])
+    _state_repo(kube, remote)
+    rebuilt = push_image(basic_registry.url, f"{repo}/app", "1", base2.built_on(files={"app": "build 2"}), auth)
+
+    stage = _stage(kube, REBUILD_STAGE)
+    assert [a["name"] for a in stage["spec"]["verification"]["args"]] == ["image", "ref", "base-digests"]
+    freight = create_freight(kube, NAMESPACE, "python-3-12-slim",
+                             [{"repoURL": base_ref.rsplit(":", 1)[0], "tag": "1", "digest": v2}])
+    ar = analysis_run(kube, stage, freight, {"image": "app", "ref": app_ref, "base-digests": f"{base_ref}@{v2}"})
+    run, job, job_run = _run_analysis(control_plane, kube, job_runner, ar)
+    assert run["status"]["phase"] == "Successful", (run["status"], _explain(job_run))
+    assert job["spec"]["template"]["spec"]["containers"][0]["args"] == [
+        "verify-rebuild", "--image=app", f"--ref={app_ref}", f"--base-digests={base_ref}@{v2}"]
+    assert "verify-rebuild: PASSED: built on" in job_run.attempts[0].output
+    last = read_remote_states(remote, tmp_path / "after")[app_ref].rebuilds[-1]
+    assert (last.outcome, last.result_digest) == ("succeeded", rebuilt)
