@@ -21,20 +21,24 @@ NS = "jobrunner"
 @pytest.fixture(scope="module")
 def runner(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> Iterator[JobRunner]:
     control_plane.ensure_namespace(NS)
+    with control_plane.api_client() as api:  # what the ServiceAccount controller would do
+        k8s.CoreV1Api(api).create_namespaced_service_account(NS, k8s.V1ServiceAccount(
+            metadata=k8s.V1ObjectMeta(name="default")))
     commands = {"sh": Path(shutil.which("sh") or "/bin/sh"), "sleep": Path(shutil.which("sleep") or "/bin/sleep")}
     with JobRunner(control_plane, NS, commands, tmp_path_factory.mktemp("jobrunner")) as job_runner:
         yield job_runner
 
 
 def _job(name: str, command: list[str], *, backoff: int = 0, deadline: int | None = None,
-         env_from: list[dict[str, Any]] | None = None, env: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+         env_from: list[dict[str, Any]] | None = None, env: list[dict[str, Any]] | None = None,
+         pod: dict[str, Any] | None = None) -> dict[str, Any]:
     container: dict[str, Any] = {"name": "main", "image": "example.invalid/unused:1", "command": command}
     if env_from:
         container["envFrom"] = env_from
     if env:
         container["env"] = env
-    spec: dict[str, Any] = {"backoffLimit": backoff, "template": {"spec": {"restartPolicy": "Never",
-                                                                           "containers": [container]}}}
+    spec: dict[str, Any] = {"backoffLimit": backoff, "template": {"spec": {
+        "restartPolicy": "Never", "containers": [container], **(pod or {})}}}
     if deadline is not None:
         spec["activeDeadlineSeconds"] = deadline
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name}, "spec": spec}
@@ -98,3 +102,24 @@ def test_a_missing_secret_means_the_container_never_starts(kube: k8s.ApiClient, 
     run, stored = _run(kube, runner, job)
     assert run.attempts == [] and run.problem == 'CreateContainerConfigError: secret "absent" not found'
     assert _conditions(stored) == {"FailureTarget": "DeadlineExceeded", "Failed": "DeadlineExceeded"}
+
+
+def test_the_service_account_token_is_mounted_privately(kube: k8s.ApiClient, runner: JobRunner) -> None:
+    mount = "/var/run/secrets/kubernetes.io/serviceaccount"
+    run, _ = _run(kube, runner, _job("sa", ["sh", "-c", f"cat {mount}/namespace; echo; test -s {mount}/token "
+                                            "&& echo token; echo $KUBERNETES_SERVICE_HOST"]))
+    assert run.outcome == "Complete", run.attempts[0].output
+    assert run.attempts[0].output == "jobrunner\ntoken\n127.0.0.1\n"
+    assert not Path(mount).exists()  # the host's /run is untouched
+
+
+def test_a_missing_service_account_means_no_pod(kube: k8s.ApiClient, runner: JobRunner) -> None:
+    run, _ = _run(kube, runner, _job("no-sa", ["sh", "-c", "true"], deadline=1,
+                                     pod={"serviceAccountName": "absent"}))
+    assert run.attempts == [] and run.problem == 'CreateContainerConfigError: serviceaccount "absent" not found'
+
+
+def test_without_automount_there_is_no_api_access(kube: k8s.ApiClient, runner: JobRunner) -> None:
+    run, _ = _run(kube, runner, _job("no-token", ["sh", "-c", "echo ${KUBERNETES_SERVICE_HOST:-none}"],
+                                     pod={"automountServiceAccountToken": False}))
+    assert run.attempts[0].output == "none\n"

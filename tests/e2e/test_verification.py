@@ -115,13 +115,13 @@ class Base:
         return push_index(self.registry.url, self.repository.split("/", 1)[1], "3.12-slim", list(images),
                           auth=auth)
 
-    def gate_args(self, stage: dict[str, Any], digest: str, delay: str) -> dict[str, str]:
+    def gate_args(self, stage: dict[str, Any], digest: str) -> dict[str, str]:
         """The Stage's verification args as Kargo would evaluate them for a Freight of this base."""
         literal = {a["name"]: a["value"] for a in stage["spec"]["verification"]["args"]}
         assert literal["warehouse"] == "python-3-12-slim" and literal["delay"] == "168h"
         assert "${{" in literal["digest"] and "${{" in literal["tag"]
-        # The Warehouse watches docker.io; the test base lives in the local registry, and days become seconds.
-        return {**literal, "repository": self.repository, "tag": "3.12-slim", "digest": digest, "delay": delay}
+        # The Warehouse watches docker.io; the test base lives in the local registry.
+        return {**literal, "repository": self.repository, "tag": "3.12-slim", "digest": digest}
 
 
 @pytest.fixture
@@ -129,11 +129,13 @@ def base(basic_registry: RegistryServer, repo: str, tmp_path: Path) -> Base:
     return Base(basic_registry, repo, tmp_path)
 
 
-def _gate_run(kube: k8s.ApiClient, base: Base, digest: str, delay: str) -> dict[str, Any]:
+def _gate_run(kube: k8s.ApiClient, base: Base, digest: str, left: timedelta) -> dict[str, Any]:
+    """The gate's AnalysisRun for a Freight discovered so long ago that `left` of the 168h soak remains."""
     stage = _stage(kube, SOAK_STAGE)
+    discovered = datetime.now(UTC) - timedelta(hours=168) + left
     freight = create_freight(kube, NAMESPACE, "python-3-12-slim",
-                             [{"repoURL": base.repository, "tag": "3.12-slim", "digest": digest}])
-    return analysis_run(kube, stage, freight, base.gate_args(stage, digest, delay))
+                             [{"repoURL": base.repository, "tag": "3.12-slim", "digest": digest}], discovered)
+    return analysis_run(kube, stage, freight, base.gate_args(stage, digest))
 
 
 def test_gate_passes_a_new_relevant_digest_after_the_soak(
@@ -142,13 +144,16 @@ def test_gate_passes_a_new_relevant_digest_after_the_soak(
     _state_repo(kube, base.remote)
     v2 = base.push(Image.of("amd v2", platform=AMD), base.arm1)
     started = time.monotonic()
-    run, job, job_run = _run_analysis(control_plane, kube, job_runner, _gate_run(kube, base, v2, "3s"))
+    run, job, job_run = _run_analysis(control_plane, kube, job_runner, _gate_run(kube, base, v2, timedelta(seconds=5)))
     assert run["status"]["phase"] == "Successful", (run["status"], _explain(job_run))
-    assert time.monotonic() - started >= 3  # the soak was waited out
+    assert time.monotonic() - started >= 3  # the rest of the soak was waited out
+    # In-cluster, as the rendered ServiceAccount: the rendered Role lets it list Freight (real RBAC).
+    output = job_run.attempts[0].output
+    assert "(Freight discovery time); delay 168h" in output, output
     # The Job is the rendered template with Rollouts' substitutions; the runner ran exactly its container.
     container = job["spec"]["template"]["spec"]["containers"][0]
     assert container["args"] == ["gate", "--warehouse=python-3-12-slim", f"--repository={base.repository}",
-                                 "--tag=3.12-slim", f"--digest={v2}", "--delay=3s"]
+                                 "--tag=3.12-slim", f"--digest={v2}", "--delay=168h"]
     assert job["spec"]["template"]["spec"]["serviceAccountName"] == "image-factory-jobs"
     assert job["spec"]["template"]["metadata"]["labels"]["image-factory.dev/role"] == "gate"
     assert len(job_run.attempts) == 1 and job_run.attempts[0].argv[1:] == container["args"]
@@ -168,7 +173,7 @@ def test_gate_fails_a_digest_the_registry_does_not_have(
         job_secrets: None, base: Base) -> None:
     _state_repo(kube, base.remote)
     missing = "sha256:" + "0" * 64
-    run, job, job_run = _run_analysis(control_plane, kube, job_runner, _gate_run(kube, base, missing, "1s"))
+    run, job, job_run = _run_analysis(control_plane, kube, job_runner, _gate_run(kube, base, missing, timedelta(0)))
     assert run["status"]["phase"] == "Failed", (run["status"], _explain(job_run))
     assert job_run.outcome == "Failed: BackoffLimitExceeded"
     # backoffLimit 2: the gate's verdict is re-run twice before the Job fails (3 runs for one verdict).

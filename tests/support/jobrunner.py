@@ -19,13 +19,19 @@ What it stands in for:
     (counted from startTime) the process is killed (SIGTERM, then SIGKILL after the grace period) and the
     Job gets `FailureTarget` + `Failed` (reason DeadlineExceeded). The real API server validates these
     status writes (its Job status rules reject e.g. Failed without FailureTarget), so they must be right.
+  * the pod's API access: unless `automountServiceAccountToken: false`, a token for the pod's
+    serviceAccountName (TokenRequest API; a missing ServiceAccount means no pod, reported like a missing
+    Secret), the CA and the namespace are mounted at /var/run/secrets/kubernetes.io/serviceaccount in a
+    PRIVATE mount namespace of the process (`unshare --mount`, tmpfs over /run: the host is untouched), and
+    KUBERNETES_SERVICE_HOST/PORT point at the test API server. So in-cluster clients authenticate as the
+    Job's ServiceAccount and the real RBAC authorizer judges the rendered Role.
   * a deleted Job (Rollouts deletes Jobs of terminated runs) has its process killed.
 
 What it does NOT model: Pods (no Pod objects, `ready` counts, pod names or restarts in place), the image
-(its filesystem, user, entrypoint or env), resource requests/limits, the service-account token mount and the
-KUBERNETES_SERVICE_* variables (so in-cluster API access from a job is not available), volumes,
+(its filesystem, user, entrypoint or env), resource requests/limits, volumes other than the token,
 podFailurePolicy, successPolicy, indexed/parallel Jobs, suspend, ttlSecondsAfterFinished, the exponential
-pod-failure backoff (retries start after `retry_delay`, default 0), node scheduling and garbage collection.
+pod-failure backoff (retries start after `retry_delay`, default 0), node scheduling, garbage collection, and
+the ServiceAccount controller (a namespace's `default` ServiceAccount exists only if a test creates it).
 """
 
 from __future__ import annotations
@@ -48,8 +54,22 @@ from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
 
 from tests.support.controlplane import ControlPlane
+from tests.support.engines import unavailable
 
 BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
+SA_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
+# Runs "$@" with the token folder ($0) bound at SA_MOUNT, in a private mount namespace (see the docstring).
+_MOUNT_SCRIPT = ('mount -t tmpfs tmpfs /run && mkdir -p /run/secrets/kubernetes.io/serviceaccount && '
+                 'mount --bind "$0" /run/secrets/kubernetes.io/serviceaccount && exec "$@"')
+
+
+def mount_namespaces_work() -> bool:
+    """Whether this process may make private mount namespaces (root, CAP_SYS_ADMIN)."""
+    try:
+        return subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                               "mount -t tmpfs tmpfs /run"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
 
 
 class CannotStart(Exception):
@@ -131,6 +151,8 @@ class JobRunner:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> JobRunner:
+        if not mount_namespaces_work():
+            unavailable("the job runner needs `unshare --mount` (root) to mount service-account tokens")
         self._watcher.start()
         if not self._ready.wait(30):
             raise RuntimeError(f"job runner could not watch Jobs: {self.errors}")
@@ -253,7 +275,7 @@ class JobRunner:
             return None if deadline_s is None else deadline_s - (time.monotonic() - started)
 
         try:
-            argv, env = self._container(api, job, container)
+            argv, env, launcher = self._container(api, job, container)
         except CannotStart as exc:
             run.problem = f"CreateContainerConfigError: {exc}"
             self._status(api, name, {"active": 1, "ready": 0})
@@ -275,9 +297,10 @@ class JobRunner:
             home = self.workdir / name / f"home-{attempt_no}"
             home.mkdir(parents=True, exist_ok=True)
             with log.open("wb") as out:
-                process = subprocess.Popen(argv, env={**env, "HOME": str(home)}, cwd=container.get("workingDir")
-                                           or home, stdout=out, stderr=subprocess.STDOUT,
-                                           stdin=subprocess.DEVNULL, start_new_session=True)
+                process = subprocess.Popen([*launcher, *argv], env={**env, "HOME": str(home)},
+                                           cwd=container.get("workingDir") or home, stdout=out,
+                                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                           start_new_session=True)
                 self._status(api, name, {"active": 1, "ready": 1, "failed": failed or None})
                 reason = self._wait(process, uid, over_deadline, grace)
             attempt.returncode = process.returncode
@@ -350,7 +373,8 @@ class JobRunner:
     # -- the container --------------------------------------------------------------------------
 
     def _container(self, api: k8s.ApiClient, job: dict[str, Any], container: dict[str, Any]
-                   ) -> tuple[list[str], dict[str, str]]:
+                   ) -> tuple[list[str], dict[str, str], list[str]]:
+        """The process: argv (command[0] mapped), its env, and the launcher that mounts the token."""
         core = k8s.CoreV1Api(api)
         env: dict[str, str] = {}
         for source in container.get("envFrom") or []:
@@ -374,7 +398,31 @@ class JobRunner:
             raise CannotStart(f"command {command[0]!r} has no local stand-in")
         argv = [str(executable), *(expand(a, env) for a in command[1:]),
                 *(expand(a, env) for a in container.get("args") or [])]
-        return argv, {"PATH": f"{executable.parent}:{BASE_PATH}", **env}
+        launcher: list[str] = []
+        pod = job["spec"]["template"]["spec"]
+        if pod.get("automountServiceAccountToken") is not False:
+            folder = self._token_folder(core, job["metadata"]["name"], pod.get("serviceAccountName") or "default")
+            launcher = ["unshare", "--mount", "--propagation", "private", "sh", "-c", _MOUNT_SCRIPT, str(folder)]
+            env = {"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(self.plane.api_port),
+                   "KUBERNETES_SERVICE_PORT_HTTPS": str(self.plane.api_port), **env}
+        return argv, {"PATH": f"{executable.parent}:{BASE_PATH}", **env}, launcher
+
+    def _token_folder(self, core: k8s.CoreV1Api, job_name: str, account: str) -> Path:
+        """token, ca.crt and namespace as the kubelet projects them, for the pod's ServiceAccount."""
+        try:
+            request = core.create_namespaced_service_account_token(
+                account, self.namespace, k8s.AuthenticationV1TokenRequest(
+                    spec=k8s.V1TokenRequestSpec(audiences=[], expiration_seconds=3600)))
+        except ApiException as exc:
+            if exc.status == 404:
+                raise CannotStart(f'serviceaccount "{account}" not found') from None
+            raise
+        folder = self.workdir / job_name / "serviceaccount"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "token").write_text(request.status.token)
+        (folder / "ca.crt").write_bytes(self.plane.pki.ca_cert.read_bytes())
+        (folder / "namespace").write_text(self.namespace)
+        return folder
 
     def _env_value(self, core: k8s.CoreV1Api, job: dict[str, Any], var: dict[str, Any]) -> str | None:
         if "value" in var or "valueFrom" not in var:

@@ -19,6 +19,7 @@ import hashlib
 import os
 import time
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from kubernetes import client as k8s
@@ -39,12 +40,14 @@ def freight_id(images: list[dict[str, str]]) -> str:
     return hashlib.sha1(repr(sorted(tuple(sorted(i.items())) for i in images)).encode()).hexdigest()
 
 
-def create_freight(api: k8s.ApiClient, namespace: str, warehouse: str, images: list[dict[str, str]]
-                   ) -> dict[str, Any]:
+def create_freight(api: k8s.ApiClient, namespace: str, warehouse: str, images: list[dict[str, str]],
+                   discovered_at: datetime | None = None) -> dict[str, Any]:
     """A Freight from `warehouse` carrying `images` (as the Warehouse controller would discover it)."""
-    body = {"apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Freight",
-            "metadata": {"name": freight_id(images), "namespace": namespace},
-            "origin": {"kind": "Warehouse", "name": warehouse}, "images": images}
+    body: dict[str, Any] = {"apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Freight",
+                            "metadata": {"name": freight_id(images), "namespace": namespace},
+                            "origin": {"kind": "Warehouse", "name": warehouse}, "images": images}
+    if discovered_at is not None:
+        body["discoveredAt"] = discovered_at.strftime("%Y-%m-%dT%H:%M:%SZ")
     result: dict[str, Any] = k8s.CustomObjectsApi(api).create_namespaced_custom_object(
         *KARGO, namespace, "freights", body)
     return result
