@@ -185,6 +185,37 @@ def test_gate_fails_a_digest_the_registry_does_not_have(
                .digests.history)
 
 
+def test_an_aborted_verification_kills_the_waiting_gate(
+        applied_fleet: Applied, control_plane: ControlPlane, kube: k8s.ApiClient, job_runner: JobRunner,
+        job_secrets: None, base: Base) -> None:
+    """Kargo aborts a verification by setting `spec.terminate` on the AnalysisRun; Rollouts then deletes
+    the Job, and the gate, still in its 168h soak, must be killed rather than left running."""
+    _state_repo(kube, base.remote)
+    v2 = base.push(Image.of("amd v2 aborted", platform=AMD), base.arm1)
+    objects = k8s.CustomObjectsApi(kube)
+    run = objects.create_namespaced_custom_object(*ROLLOUTS, NAMESPACE, "analysisruns",
+                                                  _gate_run(kube, base, v2, timedelta(hours=100)))
+    name = run["metadata"]["name"]
+    job_name = f"{run['metadata']['uid']}.gate.1"
+    deadline = time.monotonic() + 60
+    while not any("gate: waiting 99h" in a.output for a in
+                  (job_runner.runs[job_name].attempts if job_name in job_runner.runs else [])):
+        assert time.monotonic() < deadline, f"gate never started waiting: {job_runner.errors}"
+        time.sleep(0.1)
+    objects.patch_namespaced_custom_object(*ROLLOUTS, NAMESPACE, "analysisruns", name, {"spec": {"terminate": True}})
+    job_run = job_runner.wait_for(job_name, 60)
+    assert job_run.done.wait(60) and job_run.outcome == "deleted", _explain(job_run)
+    assert job_run.attempts[0].returncode is not None and job_run.attempts[0].returncode != 0
+    while (status := objects.get_namespaced_custom_object(*ROLLOUTS, NAMESPACE, "analysisruns", name)
+           .get("status") or {}).get("phase") not in FINAL:
+        assert time.monotonic() < deadline + 60, status
+        time.sleep(0.1)
+    # Rollouts reports a terminated run as Successful ("Run Terminated"); Kargo records it as aborted itself.
+    assert (status["phase"], status.get("message")) == ("Successful", "Run Terminated")
+    history = read_remote_states(base.remote, base.tmp / "after")[base.ref].digests.history
+    assert all(r.digest != v2 for r in history)
+
+
 def test_verify_rebuild_passes_an_image_rebuilt_on_the_vetted_base(
         applied_fleet: Applied, control_plane: ControlPlane, kube: k8s.ApiClient, job_runner: JobRunner,
         job_secrets: None, basic_registry: RegistryServer, repo: str, tmp_path: Path) -> None:

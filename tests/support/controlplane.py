@@ -26,6 +26,7 @@ import json
 import os
 import secrets
 import signal
+import ssl
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -285,7 +286,7 @@ class ControlPlane:
             "--v=1",
         ], self.workdir / "kube-apiserver.log").start()
         self.procs.append(proc)
-        wait_until(lambda: _http_ok(f"{self.url}/readyz", verify=str(pki.ca_cert),
+        wait_until(lambda: _http_ok(f"{self.url}/readyz", verify=ssl.create_default_context(cafile=pki.ca_cert),
                                     headers={"Authorization": f"Bearer {self.token}"}),
                    120, "kube-apiserver /readyz", proc, *self.procs)
 

@@ -25,13 +25,15 @@ What it stands in for:
     PRIVATE mount namespace of the process (`unshare --mount`, tmpfs over /run: the host is untouched), and
     KUBERNETES_SERVICE_HOST/PORT point at the test API server. So in-cluster clients authenticate as the
     Job's ServiceAccount and the real RBAC authorizer judges the rendered Role.
-  * a deleted Job (Rollouts deletes Jobs of terminated runs) has its process killed.
+  * a deleted Job (Rollouts deletes the Job of a terminated run, propagation Foreground) has its process
+    killed as soon as the Job has a deletionTimestamp, as the garbage collector + kubelet would do.
 
 What it does NOT model: Pods (no Pod objects, `ready` counts, pod names or restarts in place), the image
 (its filesystem, user, entrypoint or env), resource requests/limits, volumes other than the token,
 podFailurePolicy, successPolicy, indexed/parallel Jobs, suspend, ttlSecondsAfterFinished, the exponential
 pod-failure backoff (retries start after `retry_delay`, default 0), node scheduling, garbage collection, and
-the ServiceAccount controller (a namespace's `default` ServiceAccount exists only if a test creates it).
+the ServiceAccount controller (a namespace's `default` ServiceAccount exists only if a test creates it); the
+garbage collector does not run, so a foreground-deleted Job stays with its finalizer.
 """
 
 from __future__ import annotations
@@ -205,7 +207,9 @@ class JobRunner:
                         version = obj["metadata"]["resourceVersion"]
                         if event["type"] == "ADDED":
                             self._seen(obj)
-                        elif event["type"] == "DELETED":
+                        # Gone, or being deleted (Rollouts deletes with propagation Foreground: without a
+                        # garbage collector here the Job keeps its deletionTimestamp and finalizer).
+                        if event["type"] == "DELETED" or obj["metadata"].get("deletionTimestamp"):
                             with self._lock:
                                 self._deleted.add(obj["metadata"]["uid"])
                         if self._stop.is_set():
