@@ -7,7 +7,7 @@ structural schemas and CEL rules, Rollouts' AnalysisRun → Job logic), not only
   tests/engines/build.sh kube) listen on 127.0.0.1 only, on free ports, with data, certificates and logs in
   one temp folder. TLS and service-account keys are made here with `cryptography`; the admin authenticates
   with a static bearer token (group system:masters); authorization is RBAC, as in a real cluster.
-* The CRDs are Kargo's (../shared/schemas/kargo) and Argo Rollouts' own (manifests/crds/ of the
+* The CRDs are Kargo's (../shared/schemas/kargo, or $IMAGE_FACTORY_SHARED) and Argo Rollouts' own (manifests/crds/ of the
   argo-rollouts module that the rollouts engine is built from, so CRDs and controller are the same version).
 * `rollouts-controller` (built by tests/engines/build.sh rollouts) runs only its analysis controller, for
   one namespace, without leader election. Its metrics and healthz servers bind 0.0.0.0 (Rollouts has no flag
@@ -44,10 +44,10 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from tests.support.engines import ROOT, Engine, engine, require_tool
+from tests.support.kargo_schemas import SCHEMAS
 from tests.support.registry import free_port
 
-SHARED = ROOT.parent / "shared"
-KARGO_CRDS = SHARED / "schemas" / "kargo"
+KARGO_CRDS = SCHEMAS
 ROLLOUTS_MODULE = "github.com/argoproj/argo-rollouts"
 ETCD = "/usr/bin/etcd"
 
