@@ -7,8 +7,9 @@ structural schemas and CEL rules, Rollouts' AnalysisRun → Job logic), not only
   tests/engines/build.sh kube) listen on 127.0.0.1 only, on free ports, with data, certificates and logs in
   one temp folder. TLS and service-account keys are made here with `cryptography`; the admin authenticates
   with a static bearer token (group system:masters); authorization is RBAC, as in a real cluster.
-* The CRDs are Kargo's (../shared/schemas/kargo, or $IMAGE_FACTORY_SHARED) and Argo Rollouts' own (manifests/crds/ of the
-  argo-rollouts module that the rollouts engine is built from, so CRDs and controller are the same version).
+* The CRDs are Kargo's (../shared/schemas/kargo, or $IMAGE_FACTORY_SHARED) and Argo Rollouts' own
+  (manifests/crds/ of the argo-rollouts module that the rollouts engine is built from, so CRDs and controller
+  are the same version).
 * `rollouts-controller` (built by tests/engines/build.sh rollouts) runs only its analysis controller, for
   one namespace, without leader election. Its metrics and healthz servers bind 0.0.0.0 (Rollouts has no flag
   for the address); the ports are free random ones.
