@@ -75,6 +75,20 @@ def test_failures_are_retried_up_to_the_backoff_limit(kube: k8s.ApiClient, runne
     assert job["status"]["failed"] == 2 and "completionTime" not in job["status"]
 
 
+def test_pod_failure_policy_exit_code_rules(kube: k8s.ApiClient, runner: JobRunner) -> None:
+    policy = {"rules": [{"action": "Ignore", "onExitCodes": {"operator": "In", "values": [42]}},
+                        {"action": "FailJob", "onExitCodes": {"containerName": "main", "operator": "In",
+                                                               "values": [1, 2]}}]}
+    # First run exits 42 (ignored: not counted), the second 2 (fails the Job at once despite backoffLimit 5).
+    script = "if [ -e $HOME/../seen ]; then exit 2; fi; touch $HOME/../seen; exit 42"
+    job = _job("policy", ["sh", "-c", script], backoff=5)
+    job["spec"]["podFailurePolicy"] = policy
+    run, stored = _run(kube, runner, job)
+    assert [a.returncode for a in run.attempts] == [42, 2]
+    assert _conditions(stored) == {"FailureTarget": "PodFailurePolicy", "Failed": "PodFailurePolicy"}
+    assert stored["status"]["failed"] == 1
+
+
 def test_the_deadline_kills_the_process(kube: k8s.ApiClient, runner: JobRunner) -> None:
     started = time.monotonic()
     run, job = _run(kube, runner, _job("slow", ["sleep", "60"], backoff=3, deadline=1))

@@ -30,7 +30,8 @@ What it stands in for:
 
 What it does NOT model: Pods (no Pod objects, `ready` counts, pod names or restarts in place), the image
 (its filesystem, user, entrypoint or env), resource requests/limits, volumes other than the token,
-podFailurePolicy, successPolicy, indexed/parallel Jobs, suspend, ttlSecondsAfterFinished, the exponential
+podFailurePolicy's onPodConditions rules (its onExitCodes rules are honoured), successPolicy, indexed/parallel
+Jobs, suspend, ttlSecondsAfterFinished, the exponential
 pod-failure backoff (retries start after `retry_delay`, default 0), node scheduling, garbage collection, and
 the ServiceAccount controller (a namespace's `default` ServiceAccount exists only if a test creates it); the
 garbage collector does not run, so a foreground-deleted Job stays with its finalizer.
@@ -40,6 +41,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import itertools
 import os
 import re
 import signal
@@ -96,6 +98,7 @@ class JobRun:
     """What the runner did with one Job."""
 
     name: str
+    uid: str
     labels: dict[str, str]
     attempts: list[Attempt] = field(default_factory=list)
     problem: str | None = None
@@ -128,6 +131,18 @@ def expand(value: str, env: Mapping[str, str]) -> str:
         return env.get(name, match.group(0))
 
     return _VAR_RE.sub(one, value)
+
+
+def _pod_failure_action(policy: Mapping[str, Any] | None, container: str, code: int) -> tuple[str, int]:
+    """The first `podFailurePolicy` rule matching a container's exit code: (action, index); Count if none."""
+    for index, rule in enumerate((policy or {}).get("rules") or []):
+        codes = rule.get("onExitCodes")
+        if not codes or codes.get("containerName") not in (None, container):
+            continue  # onPodConditions (DisruptionTarget, ...) never happen here
+        matched = code in codes["values"]
+        if matched == (codes["operator"] == "In") and code != 0:
+            return rule["action"], index
+    return "Count", -1
 
 
 class JobRunner:
@@ -234,9 +249,9 @@ class JobRunner:
         if any(c["type"] in ("Complete", "Failed") and c["status"] == "True" for c in conditions):
             return
         with self._lock:
-            if meta["name"] in self.runs and self.runs[meta["name"]].labels.get("uid") == meta["uid"]:
+            if meta["name"] in self.runs and self.runs[meta["name"]].uid == meta["uid"]:
                 return
-            run = JobRun(meta["name"], {**(meta.get("labels") or {}), "uid": meta["uid"]})
+            run = JobRun(meta["name"], meta["uid"], dict(meta.get("labels") or {}))
             self.runs[meta["name"]] = run
         thread = threading.Thread(target=self._run_job, args=(job, run), name=f"job-{meta['name']}", daemon=True)
         self._threads.append(thread)
@@ -293,7 +308,7 @@ class JobRunner:
             return
 
         failed = 0
-        for attempt_no in range(backoff_limit + 1):
+        for attempt_no in itertools.count():
             log = self.workdir / name / f"attempt-{attempt_no}.log"
             log.parent.mkdir(parents=True, exist_ok=True)
             attempt = Attempt(argv, sorted(env), log)
@@ -326,10 +341,17 @@ class JobRunner:
                     ]})
                 run.outcome = "Complete"
                 return
-            failed += 1
-            if failed > backoff_limit:
-                break
-            self._status(api, name, {"active": 0, "ready": 0, "failed": failed})
+            action, rule = _pod_failure_action(spec.get("podFailurePolicy"), container["name"], process.returncode)
+            if action == "FailJob":
+                self._finish_failed(api, name, run, failed + 1, "PodFailurePolicy",
+                                    f"Container {container['name']} for pod {self.namespace}/{name}-{attempt_no} "
+                                    f"failed with exit code {process.returncode} matching FailJob rule at index {rule}")
+                return
+            if action != "Ignore":  # Ignore: not counted, the pod is replaced
+                failed += 1
+                if failed > backoff_limit:
+                    break
+            self._status(api, name, {"active": 0, "ready": 0, "failed": failed or None})
             if self._stop.wait(self.retry_delay):
                 return
         self._finish_failed(api, name, run, failed, "BackoffLimitExceeded", "Job has reached the specified "
