@@ -15,6 +15,7 @@ from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import DynamicApiError
 
 from tests.e2e.conftest import Applied, apply
+from tests.support.controlplane import ControlPlane
 
 
 def _missing(sent: Any, stored: Any, path: str = "") -> Iterator[str]:
@@ -122,3 +123,27 @@ def test_the_real_schema_rejects_an_analysis_template_job_without_containers(app
     bad = _rendered(applied_fleet, "AnalysisTemplate", "gate")
     del bad["spec"]["metrics"][0]["provider"]["job"]["spec"]["template"]["spec"]["containers"]
     assert "containers: Required value" in _rejection(kube, bad)
+
+
+def test_the_rendered_role_lets_the_job_account_read_freight_and_nothing_more(
+        applied_fleet: Applied, control_plane: ControlPlane, kube: k8s.ApiClient) -> None:
+    """The real RBAC authorizer with a real token of the rendered ServiceAccount (what the gate runs as)."""
+    token = k8s.CoreV1Api(kube).create_namespaced_service_account_token(
+        "image-factory-jobs", "image-factory",
+        k8s.AuthenticationV1TokenRequest(spec=k8s.V1TokenRequestSpec(audiences=[]))).status.token
+    configuration = k8s.Configuration()
+    configuration.host = control_plane.url
+    configuration.ssl_ca_cert = str(control_plane.pki.ca_cert)
+    configuration.api_key = {"authorization": f"Bearer {token}"}
+    with k8s.ApiClient(configuration) as job_api:
+        freights = k8s.CustomObjectsApi(job_api).list_namespaced_custom_object(
+            "kargo.akuity.io", "v1alpha1", "image-factory", "freights")
+        assert freights["kind"] == "FreightList"
+        with pytest.raises(ApiException) as secrets:
+            k8s.CoreV1Api(job_api).list_namespaced_secret("image-factory")
+        assert secrets.value.status == 403
+        for namespace, plural in (("image-factory", "stages"), ("other", "freights")):
+            with pytest.raises(ApiException) as caught:
+                k8s.CustomObjectsApi(job_api).list_namespaced_custom_object("kargo.akuity.io", "v1alpha1",
+                                                                            namespace, plural)
+            assert caught.value.status == 403, (namespace, plural)

@@ -216,6 +216,7 @@ class ControlPlane:
     procs: list[Proc] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     api_port: int = 0
+    _pki: Pki | None = None
 
     @property
     def url(self) -> str:
@@ -227,6 +228,7 @@ class ControlPlane:
 
     @property
     def pki(self) -> Pki:
+        assert self._pki is not None, "start() first"
         return self._pki
 
     # -- start ----------------------------------------------------------------------------------
