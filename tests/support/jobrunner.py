@@ -57,7 +57,7 @@ from kubernetes import client as k8s
 from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
 
-from tests.support.controlplane import ControlPlane
+from tests.support.controlplane import ControlPlane, die_with_parent
 from tests.support.engines import unavailable
 
 BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -319,7 +319,7 @@ class JobRunner:
                 process = subprocess.Popen([*launcher, *argv], env={**env, "HOME": str(home)},
                                            cwd=container.get("workingDir") or home, stdout=out,
                                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                           start_new_session=True)
+                                           start_new_session=True, preexec_fn=die_with_parent)
                 self._status(api, name, {"active": 1, "ready": 1, "failed": failed or None})
                 reason = self._wait(process, uid, over_deadline, grace)
             attempt.returncode = process.returncode
