@@ -30,9 +30,12 @@ npm ci --prefix tests/tools --no-audit --no-fund --silent
 if [ ! -x venv/bin/python ]; then python3 -m venv venv; fi
 venv/bin/pip install -q --disable-pip-version-check -r requirements.txt -e .
 
-# Real engines of the e2e tests (tests/e2e/), built from pinned Go modules; a cache hit after the first time.
+# Real engines, built from Go modules (tests/engines/*), cached under .cache/engines by their pins:
+# a cold build happens once per machine and pin change, a warm run only finds the binaries.
 # Built here rather than inside a test, because a cold build takes longer than one test's timeout.
-bash tests/engines/build.sh kube rollouts
+ENGINES=(kargo-eval kube rollouts)
+echo "engines: ${ENGINES[*]}"
+bash tests/engines/build.sh "${ENGINES[@]}"
 
 echo "ruff:"; venv/bin/ruff check .
 echo "mypy:"; venv/bin/mypy

@@ -15,7 +15,7 @@ from analyzer.errors import InputError
 from analyzer.registry.eligibility import BaseStatus, judge
 from analyzer.registry.refresh import last_successful_rebuild
 from analyzer.runtime.outcome import RebuildSummary, rebuild_summary
-from analyzer.state.model import DigestHistory, ImageState
+from analyzer.state.model import DigestHistory, ImageState, Unresolvable
 from analyzer.state.store import load_states
 
 
@@ -76,11 +76,23 @@ class ImageStatus:
     platforms: list[str]
     bases: list[BaseLine]
     rebuild: RebuildSummary
+    unresolved: list[Unresolvable]
+    """FROM values discovery could not turn into an image: why an image may have no tracked base."""
 
     def as_dict(self, now: datetime) -> dict[str, object]:
         return {"name": self.name, "ref": self.ref, "delay": format_duration(self.delay),
                 "platforms": self.platforms, "bases": [b.as_dict(now) for b in self.bases],
+                "unresolved": [u.model_dump(mode="json") for u in self.unresolved],
                 "rebuild": self.rebuild.as_dict()}
+
+    def text(self, now: datetime) -> list[str]:
+        lines = [f"{self.name} ({self.ref}), delay {format_duration(self.delay)}"]
+        if not any(b.status is not None for b in self.bases):
+            lines.append("  no tracked base: nothing can trigger a rebuild")
+        lines += [f"  unresolved FROM {u.value} ({u.dockerfile}:{u.line}): {u.reason}" for u in self.unresolved]
+        for base in self.bases:
+            lines += base.text(now)
+        return lines + self.rebuild.text()
 
 
 def image_status(state: ImageState, states: dict[str, ImageState], now: datetime) -> ImageStatus:
@@ -104,7 +116,8 @@ def image_status(state: ImageState, states: dict[str, ImageState], now: datetime
         built_on = rebuild.base_digests.get(base.tracked) if rebuild else None
         bases.append(BaseLine(base.tracked, base.kind,
                               judge(history, now, delay, state.managed.platforms, built_on)))
-    return ImageStatus(state.name, state.ref, delay, list(state.managed.platforms), bases, rebuild_summary(state))
+    return ImageStatus(state.name, state.ref, delay, list(state.managed.platforms), bases, rebuild_summary(state),
+                       list(state.managed.unresolved))
 
 
 @click.command("status")
@@ -133,11 +146,7 @@ def command(config_path: Path | None, state_dir: Path, at: str | None, as_json: 
                                "notAnalyzed": missing}, indent=2))
         return
     for image in images:
-        click.echo(f"{image.name} ({image.ref}), delay {format_duration(image.delay)}")
-        for base in image.bases:
-            for line in base.text(now):
-                click.echo(line)
-        for line in image.rebuild.text():
+        for line in image.text(now):
             click.echo(line)
     for ref in missing:
         click.echo(f"{ref}: enrolled but not analyzed yet (no state file)")

@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    field_validator,
     model_validator,
 )
 
@@ -164,6 +165,10 @@ class Source(StrictModel):
         return self
 
 
+RESERVED_TRIGGER_INPUT = "base-digests"
+"""The trigger input (and webhook body key) that carries the vetted base digests to the build."""
+
+
 class GitHubWorkflowTrigger(StrictModel):
     """Trigger a GitHub Actions `workflow_dispatch`; the token is read from a Kubernetes Secret."""
 
@@ -172,6 +177,16 @@ class GitHubWorkflowTrigger(StrictModel):
     ref: str = "main"
     token_secret: SecretName = Field(alias="tokenSecret")
     inputs: dict[str, str] = Field(default_factory=dict)
+    """Extra `workflow_dispatch` inputs. `image` defaults to the image's name and may be overridden here;
+    `base-digests` is reserved: it carries the vetted base digests the build must use."""
+
+    @field_validator("inputs")
+    @classmethod
+    def _reserved_inputs(cls, inputs: dict[str, str]) -> dict[str, str]:
+        if RESERVED_TRIGGER_INPUT in inputs:
+            raise ValueError(f"input '{RESERVED_TRIGGER_INPUT}' is reserved: the factory sends the vetted "
+                             "base digests under this name; rename your input")
+        return inputs
 
 
 class WebhookTrigger(StrictModel):

@@ -6,7 +6,10 @@ Semantics follow BuildKit's Dockerfile frontend (`dockerfile2llb/convert.go`), c
   depends on the build, so an image name that uses them is unresolved unless a build arg gives it.
 - FROM: the expanded value names an earlier stage when it equals an earlier `AS` name exactly (names are
   lower-cased when defined, the reference is not), else lower-case `scratch` is the empty image, else it
-  is parsed as an image reference. A value that depends on a variable without value is unresolved.
+  is parsed as an image reference. A variable without a value (declared without default, undeclared, or
+  a build arg not declared before FROM) expands to "" as in BuildKit; the FROM is unresolved only when
+  the result is blank or not a valid reference.
+- `# syntax=` (or the `BUILDKIT_SYNTAX` build arg, which overrides it) is normalized like any reference.
 - `COPY --from=` names any stage of the file (case-insensitive) or a stage index, else an image.
   `RUN --mount=...,from=` names any stage (case-insensitive, no index), else an image. BuildKit does not
   expand variables in either (it rejects them), so neither do we: such values are reported as problems.
@@ -35,6 +38,8 @@ KNOWN_INSTRUCTIONS = frozenset({
     "maintainer", "onbuild", "run", "shell", "stopsignal", "user", "volume", "workdir",
 })
 SCRATCH = "scratch"
+SYNTAX_BUILD_ARG = "BUILDKIT_SYNTAX"
+"""A build arg that replaces the `# syntax=` frontend (dockerui's frontend forwarding)."""
 _STAGE_NAME_RE = re.compile(r"^[a-z][a-z0-9-_.]*$")
 _GO_ATOI_RE = re.compile(r"^[+-]?[0-9]+$")
 _VARIABLE_RE = re.compile(r"\$.", re.DOTALL)
@@ -114,6 +119,8 @@ class _GlobalArgs:
         self.values: dict[str, Value] = {}
         self.declared_without_value: set[str] = set()
         self.broken: dict[str, str] = {}
+        self.empty_deps: dict[str, frozenset[str]] = {}
+        """ARG → the variables without a value its default used (each expanded to "")."""
         for name in PLATFORM_ARGS:
             if name in build_args:
                 self.values[name] = Value(build_args[name])
@@ -130,6 +137,7 @@ class _GlobalArgs:
         elif has_value:
             try:
                 self.values[key] = expand_word(default, self.values, escape)
+                self.empty_deps[key] = self.unset_names(default, escape)
             except ExpansionError as exc:
                 self.broken[key] = str(exc)
                 self.values[key] = Value("", frozenset({key}))
@@ -144,8 +152,23 @@ class _GlobalArgs:
         if name in PLATFORM_ARGS:
             return f"{name} is an automatic platform ARG whose value depends on the build"
         if name in self.declared_without_value:
-            return f"ARG {name} has no default and no build arg"
-        return f"{name} is not declared as an ARG before the first FROM"
+            return f"ARG {name} has no default and no build arg, so it is empty"
+        if name in self.values:
+            return f"ARG {name} is used before the line that declares it, so it is empty there"
+        if name in self.build_args:
+            return f"build arg {name} is not declared as an ARG before the first FROM, so it is empty"
+        return f"{name} is not declared as an ARG before the first FROM, so it is empty"
+
+    def unset_names(self, raw: str, escape: str) -> frozenset[str]:
+        """The variables without a value that `raw` uses, directly or through ARG defaults (BuildKit
+        expands each to "")."""
+        traced = {key: Value(value.text, value.unknown | self.empty_deps.get(key, frozenset()))
+                  for key, value in self.values.items()}
+        try:
+            strict = expand_word(raw, traced, escape, unset_is_unknown=True)
+        except ExpansionError:
+            return frozenset()
+        return frozenset(strict.unknown - set(PLATFORM_ARGS) - set(self.broken))
 
 
 class _Analyzer:
@@ -183,10 +206,22 @@ class _Analyzer:
             elif instruction.keyword == "run":
                 self.mount_sources(instruction, all_names)
         return DockerfileAnalysis(
-            syntax=self.parsed.syntax, stages=self.stages, copy_from=self.copy_from,
+            syntax=self.frontend(), stages=self.stages, copy_from=self.copy_from,
             mount_from=self.mount_from, unresolved=self.unresolved, invalid=self.invalid,
             problems=self.problems, escape=self.parsed.escape,
         )
+
+    def frontend(self) -> str | None:
+        """The frontend image: the `BUILDKIT_SYNTAX` build arg overrides `# syntax=`; normalized like every
+        other reference (`docker/dockerfile:1` → `docker.io/docker/dockerfile:1`)."""
+        raw = self.args.build_args.get(SYNTAX_BUILD_ARG) or self.parsed.syntax
+        if not raw:
+            return None
+        try:
+            return parse_reference(raw).normalized
+        except InvalidReference as exc:
+            self.problem(raw, 1, f"syntax {raw!r} is not a valid image reference: {exc}")
+            return raw
 
     def problem(self, raw: str, line: int, reason: str) -> None:
         self.problems.append(Unusable(raw, line, reason))
@@ -255,11 +290,22 @@ class _Analyzer:
         try:
             expanded = expand_word(raw, self.args.values, self.parsed.escape)
         except ExpansionError as exc:
+            if unset := self.args.unset_names(raw, self.parsed.escape):  # `${BASE:?…}` with no value
+                reason = "; ".join(self.args.why_unknown(var) for var in sorted(unset))
+                return self.unusable_stage(name, raw, line, platform, f"{exc}: {reason}",
+                                           self.unresolved, "unresolved")
             return self.unusable_stage(name, raw, line, platform, str(exc), self.invalid, "invalid")
         if expanded.unknown:
             reason = "; ".join(self.args.why_unknown(var) for var in sorted(expanded.unknown))
             return self.unusable_stage(name, raw, line, platform, reason, self.unresolved, "unresolved")
         value = expanded.text
+        buildable = value != "" and _is_reference(value)
+        unset = frozenset() if buildable else self.args.unset_names(raw, self.parsed.escape)
+        if unset:  # BuildKit builds with "" for these; only a result that cannot be built is unresolved
+            reason = "; ".join(self.args.why_unknown(var) for var in sorted(unset))
+            shown = "blank" if value == "" else f"{value!r}, not a valid image reference"
+            return self.unusable_stage(name, raw, line, platform, f"{raw} expands to {shown}: {reason}",
+                                       self.unresolved, "unresolved")
         if value == "":
             return self.unusable_stage(name, raw, line, platform, f"base name ({raw}) should not be blank",
                                        self.invalid, "invalid")
@@ -278,6 +324,8 @@ class _Analyzer:
         return StageFrom(name=name, source=ref.normalized, raw=raw, line=line, platform=platform, ref=ref)
 
     def copy_sources(self, instruction: Instruction, stage_names: set[str]) -> None:
+        if "--from" in instruction.flags:  # BFlags: a string flag needs `=value`
+            self.problem("--from", instruction.line, "missing a value on flag: from")
         values = [flag[len("--from="):] for flag in instruction.flags if flag.startswith("--from=")]
         if len(values) > 1:
             self.problem(values[1], instruction.line, "duplicate flag specified: from")
@@ -326,6 +374,14 @@ class _Analyzer:
             flag = "COPY --from" if via == "copy" else "RUN --mount from="
             self.problem(value, line,
                          f"{flag} {value!r} is neither a stage nor a valid image reference: {exc}")
+
+
+def _is_reference(value: str) -> bool:
+    try:
+        parse_reference(value)
+    except InvalidReference:
+        return value == SCRATCH
+    return True
 
 
 def _changes_when_expanded(value: str, escape: str) -> bool:

@@ -22,6 +22,8 @@ _TOKEN_WHITESPACE = re.compile(r"[\t\v\f\r ]+")
 _HEREDOC_RE = re.compile(r"^([0-9]*)<<(-?)([^<]*)$")
 _HEREDOC_COMMANDS = frozenset({"add", "copy", "run"})
 _ASCII_SPACE = " \t\n\v\f\r"
+_GO_SPACE = _ASCII_SPACE + "\x85\xa0"
+"""unicode.IsSpace on one byte, as BuildKit tests each byte of a line."""
 
 
 @dataclass(frozen=True)
@@ -156,7 +158,7 @@ class _ParsedBuilder:
         return self.result
 
     def add_instruction(self, line: str, start: int) -> None:
-        keyword, flags, args = split_command(line)
+        keyword, flags, args = split_command(line, self.result.escape)
         heredocs: tuple[Heredoc, ...] = ()
         if _can_contain_heredoc(keyword, args):
             heredocs = heredocs_from_line(line)
@@ -176,39 +178,39 @@ class _ParsedBuilder:
         return False
 
 
-def split_command(line: str) -> tuple[str, tuple[str, ...], str]:
+def split_command(line: str, escape: str = "\\") -> tuple[str, tuple[str, ...], str]:
     """splitCommand: (lower-case keyword, flags, remaining arguments)."""
     parts = _TOKEN_WHITESPACE.split(line.strip(), maxsplit=1)
     keyword = parts[0].lower()
     if len(parts) < 2:
         return keyword, (), ""
-    args, flags = extract_builder_flags(parts[1])
+    args, flags = extract_builder_flags(parts[1], escape)
     return keyword, tuple(flags), args.strip()
 
 
-def extract_builder_flags(line: str) -> tuple[str, list[str]]:
-    """extractBuilderFlags: leading `--flag[=value]` words (quotes and `\\` escapes processed)."""
+def extract_builder_flags(line: str, escape: str = "\\") -> tuple[str, list[str]]:
+    """extractBuilderFlags (BuildKit v0.34 parser/split_command.go): the leading words that start with
+    `--`, quotes and escapes processed. A flag never takes the next word as its value (`--link --from=x`
+    is two flags), and `--` alone ends the flags."""
     in_spaces, in_word, in_quote = 0, 1, 2
     words: list[str] = []
     phase = in_spaces
     word: list[str] = []
     quote = ""
     blank_ok = False
-    parsing_flag_arg = False
-    need_flag_arg = True
     n = len(line)
-    pos = 0
+    pos = -1
     ch = ""
-    while pos <= n:
+    while pos < n:
+        pos += 1
         if pos != n:
             ch = line[pos]
         if phase == in_spaces:
             if pos == n:
                 break
-            if ch in _ASCII_SPACE:
-                pos += 1
+            if ch in _GO_SPACE:
                 continue
-            if not parsing_flag_arg and (ch != "-" or pos + 1 == n or line[pos + 1] != "-"):
+            if ch != "-" or pos + 1 == n or line[pos + 1] != "-":
                 return line[pos:], words
             phase = in_word
         if phase in (in_word, in_quote) and pos == n:
@@ -217,55 +219,38 @@ def extract_builder_flags(line: str) -> tuple[str, list[str]]:
                 words.append(text)
             break
         if phase == in_word:
-            if ch in _ASCII_SPACE:
-                phase = in_spaces
+            if ch in _GO_SPACE:
                 text = "".join(word)
-                if parsing_flag_arg:
-                    words[-1] += "=" + text
-                    parsing_flag_arg = False
-                    need_flag_arg = True
-                else:
-                    if text == "--":
-                        return line[pos:], words
-                    if blank_ok or text:
-                        if need_flag_arg:
-                            parsing_flag_arg = True
-                        words.append(text)
+                phase = in_spaces
+                if text == "--":
+                    return line[pos:], words
+                if blank_ok or text:
+                    words.append(text)
                 word = []
                 blank_ok = False
-                pos += 1
                 continue
-            if ch == "=" and need_flag_arg:
-                need_flag_arg = False
             if ch in "'\"":
                 quote = ch
                 blank_ok = True
                 phase = in_quote
-                pos += 1
                 continue
-            if ch == "\\":
+            if ch == escape:
                 if pos + 1 == n:
-                    pos += 1
                     continue
                 pos += 1
                 ch = line[pos]
             word.append(ch)
-            pos += 1
             continue
-        # in_quote
-        if ch == quote:
+        if ch == quote:  # in_quote
             phase = in_word
-            pos += 1
             continue
-        if ch == "\\":
+        if ch == escape:
             if pos + 1 == n:
                 phase = in_word
-                pos += 1
                 continue
             pos += 1
             ch = line[pos]
         word.append(ch)
-        pos += 1
     return "", words
 
 

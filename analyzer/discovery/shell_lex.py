@@ -2,9 +2,9 @@
 
 Quote removal, escapes and `$VAR` / `${VAR}` / `${VAR:-w}` / `${VAR-w}` / `${VAR:+w}` / `${VAR+w}` /
 `${VAR:?m}` / `${VAR#p}` / `${VAR%p}` / `${VAR/p/r}` expansion behave as in BuildKit. One addition: every
-value carries the names of the variables whose value we cannot know (a global ARG without default, an
-undeclared variable, an automatic platform ARG), so a FROM that depends on them is reported as
-unresolved instead of being guessed.
+value carries the names of the variables whose value we cannot know (an automatic platform ARG), so a
+FROM that depends on them is reported as unresolved instead of being guessed. Unset variables expand to
+"" as in BuildKit.
 """
 
 from __future__ import annotations
@@ -35,12 +35,20 @@ class Words:
     raw_quotes: bool = False
     raw_escapes: bool = False
     skip_unset_env: bool = False
+    unset_is_unknown: bool = False
+    """BuildKit expands an unset variable to "" (default). True marks it unknown instead, to name the
+    variables a blank or invalid result came from."""
     words: list[str] = field(default_factory=list)
 
 
-def expand_word(word: str, env: Mapping[str, Value], escape: str = "\\") -> Value:
-    """BuildKit's `ProcessWord`: quotes removed, variables expanded; raises `ExpansionError`."""
-    lexer = _Lexer(word, env, escape, Words())
+def expand_word(word: str, env: Mapping[str, Value], escape: str = "\\", *,
+                unset_is_unknown: bool = False) -> Value:
+    """BuildKit's `ProcessWord`: quotes removed, variables expanded; raises `ExpansionError`.
+
+    `env` holds the variables that are set; a value's `unknown` names set variables whose content we
+    cannot know (automatic platform ARGs). Unset variables expand to "" as in BuildKit, or are reported
+    in `unknown` with `unset_is_unknown`."""
+    lexer = _Lexer(word, env, escape, Words(unset_is_unknown=unset_is_unknown))
     text, unknown = lexer.process_stop_on(None, raw_escapes=False)
     return Value(text, unknown)
 
@@ -100,6 +108,10 @@ class _Lexer:
         self.escape = escape
         self.options = options
         self.raw_escapes = options.raw_escapes
+
+    def unset(self, name: str) -> frozenset[str]:
+        """What an unset variable contributes to `unknown`."""
+        return frozenset({name}) if self.options.unset_is_unknown else frozenset()
 
     def peek(self) -> str | None:
         return self.text[self.pos] if self.pos < len(self.text) else None
@@ -221,7 +233,7 @@ class _Lexer:
             if value is None:
                 if self.options.skip_unset_env:
                     return "$" + name, frozenset()
-                return "", frozenset({name})
+                return "", self.unset(name)
             return value.text, value.unknown
         self.next()  # the '{'
         first = self.peek()
@@ -238,7 +250,7 @@ class _Lexer:
             if value is None:
                 if self.options.skip_unset_env:
                     return "${" + name + "}", frozenset()
-                return "", frozenset({name})
+                return "", self.unset(name)
             return value.text, value.unknown
         if ch == "/":
             return self.substitute(name)
@@ -260,7 +272,7 @@ class _Lexer:
         value = self.lookup(name)
         if value is None and self.options.skip_unset_env:
             return "${" + name + modifier + word + "}", frozenset()
-        return _apply_modifier(name, ch, null_is_unset, value, word, word_unknown)
+        return _apply_modifier(name, ch, null_is_unset, value, word, word_unknown, self.unset(name))
 
     def substitute(self, name: str) -> tuple[str, frozenset[str]]:
         replace_all = self.peek() == "/"
@@ -272,7 +284,7 @@ class _Lexer:
         if value is None and self.options.skip_unset_env:
             return "${" + name + "/" + pattern + "/" + replacement + "}", frozenset()
         text = value.text if value else ""
-        unknown = (value.unknown if value else frozenset({name})) | p_unknown | r_unknown
+        unknown = (value.unknown if value else self.unset(name)) | p_unknown | r_unknown
         regex = _shell_pattern_to_regex(pattern, greedy=True, anchored=False)
         if replace_all:
             text = regex.sub(lambda _m: replacement, text)
@@ -299,7 +311,7 @@ class _Lexer:
 
 
 def _apply_modifier(name: str, modifier: str, null_is_unset: bool, value: Value | None, word: str,
-                    word_unknown: frozenset[str]) -> tuple[str, frozenset[str]]:
+                    word_unknown: frozenset[str], unset: frozenset[str]) -> tuple[str, frozenset[str]]:
     """The `${name<modifier>word}` forms; a value of unknown content taints the result."""
     if modifier == "-":
         if value is None:
@@ -315,13 +327,15 @@ def _apply_modifier(name: str, modifier: str, null_is_unset: bool, value: Value 
         return word, word_unknown
     if modifier == "?":
         if value is None or (null_is_unset and value.text == "" and not value.unknown):
+            if value is None and unset:
+                return "", unset  # BuildKit fails here; the caller asked to name unset variables
             if value is None:
-                return "", frozenset({name})  # BuildKit fails here; to us the value is simply unknown
+                raise ExpansionError(f"{name}: {word or 'is not allowed to be unset'}")
             raise ExpansionError(f"{name}: {word or 'is not allowed to be empty'}")
         return value.text, value.unknown
     # '#' / '%': trim the shortest (or, doubled, the longest) matching prefix / suffix.
     text = value.text if value else ""
-    unknown = value.unknown if value else frozenset({name})
+    unknown = value.unknown if value else unset
     greedy = word.startswith(modifier)
     pattern = word[1:] if greedy else word
     if modifier == "#":

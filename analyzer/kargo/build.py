@@ -21,6 +21,7 @@ from typing import Any
 from analyzer.config.durations import format_duration, parse_duration
 from analyzer.config.model import EnrolledImage, Fleet, Trigger
 from analyzer.discovery.reference import parse_reference
+from analyzer.graph import DependencyGraph
 from analyzer.kargo import conventions as cv
 from analyzer.kargo.names import dns_label, ref_slug, unique_names
 from analyzer.kargo.resources import (
@@ -41,6 +42,10 @@ from analyzer.kargo.resources import (
     Metric,
     MetricProvider,
     ObjectMeta,
+    PodFailurePolicy,
+    PodFailurePolicyOnExitCodes,
+    PodFailurePolicyOnPodCondition,
+    PodFailurePolicyRule,
     PodSpec,
     PodTemplate,
     PolicyRule,
@@ -126,8 +131,21 @@ class _Managed:
 # --- Expressions -----------------------------------------------------------------------------------
 
 def _lit(text: str) -> str:
-    """A string literal for Kargo's expr-lang (JSON string syntax is valid expr syntax)."""
-    return json.dumps(text)
+    """A string literal for Kargo's expr-lang (JSON string syntax is valid expr syntax).
+
+    Kargo ends a `${{ … }}` expression at the first `}}` in its text, even inside a string literal, so
+    every `}` is written as the escape `\\u007d`: a value from images.yaml cannot end the expression.
+    """
+    return json.dumps(text).replace("}", "\\u007d")
+
+
+def _template(expression: str) -> str:
+    """A whole config value computed by one expression, kept a string.
+
+    Kargo re-types a value that is one expression: a tag like `1.36` or `7` would become a number and
+    `true` a bool, and verification args must be strings. `quote()` makes Kargo keep the text as it is.
+    """
+    return f"${{{{ quote({expression}) }}}}"
 
 
 def _image_from(origin: _Origin) -> str:
@@ -143,8 +161,12 @@ def _vetted_refs_expr(origins: list[_Origin]) -> str:
 
 
 def _expr_map(items: Mapping[str, str]) -> str:
-    """An expr-lang map literal whose values are already expressions."""
-    return "{" + ", ".join(f"{_lit(k)}: {v}" for k, v in items.items()) + "}"
+    """An expr-lang map literal whose values are already expressions.
+
+    Written `{ … }` with inner spaces: nested maps then close as `} }`, never `}}`, which would end the
+    surrounding `${{ … }}` early (Kargo's template scanner does not parse the expression).
+    """
+    return "{ " + ", ".join(f"{_lit(k)}: {v}" for k, v in items.items()) + " }"
 
 
 # --- Helpers ---------------------------------------------------------------------------------------
@@ -206,20 +228,34 @@ def _meta(settings: Settings, name: str, labels: dict[str, str],
     return ObjectMeta(name=name, namespace=settings.project, labels=labels, annotations=annotations or None)
 
 
+def _pod_failure_policy(container: str) -> PodFailurePolicy:
+    """Evictions, preemptions and node drains (`DisruptionTarget`) do not count against backoffLimit — a
+    week-long soak would otherwise lose its digest to three routine node drains; a definitive verdict
+    (or a missing setting) fails the Job at once; any other failure is retried up to backoffLimit."""
+    return PodFailurePolicy(rules=[
+        PodFailurePolicyRule(action="Ignore", on_pod_conditions=[
+            PodFailurePolicyOnPodCondition(type="DisruptionTarget", status="True")]),
+        PodFailurePolicyRule(action="FailJob", on_exit_codes=PodFailurePolicyOnExitCodes(
+            container_name=container, operator="In", values=list(cv.JOB_FAIL_AT_ONCE))),
+    ])
+
+
 def _job_template(settings: Settings, name: str, role: str, command: str, args: tuple[str, ...],
-                  deadline: timedelta) -> AnalysisTemplate:
+                  deadline: timedelta, backoff_limit: int, options: tuple[str, ...] = ()) -> AnalysisTemplate:
     container = Container(
         name=command, image=settings.analyzer_image, command=["image-factory"],
-        args=[command, *[f"--{arg}={{{{args.{arg}}}}}" for arg in args]],
-        env_from=[EnvFromSource(secret_ref=SecretEnvSource(name=s)) for s in settings.job_secrets] or None,
+        args=[command, *[f"--{arg}={{{{args.{arg}}}}}" for arg in args], *options],
+        env_from=[EnvFromSource(secret_ref=SecretEnvSource(name=s, optional=True))
+                  for s in settings.job_secrets] or None,
         resources=ResourceRequirements(requests=dict(settings.job_resources.requests),
                                        limits=dict(settings.job_resources.limits)),
     )
     job = JobSpec(
-        backoff_limit=settings.job_backoff_limit,
+        backoff_limit=backoff_limit,
         active_deadline_seconds=int(deadline.total_seconds()),
+        pod_failure_policy=_pod_failure_policy(command),
         template=PodTemplate(metadata={"labels": {cv.LABEL_ROLE: role}},
-                             spec=PodSpec(service_account_name=settings.service_account,
+                             spec=PodSpec(restart_policy="Never", service_account_name=settings.service_account,
                                           containers=[container])),
     )
     return AnalysisTemplate(
@@ -245,14 +281,14 @@ def _soak_stage(settings: Settings, name: str, origin: _Origin, delay: str) -> S
     record = PromotionStep(uses="compose-output", step_alias="record", config={
         "warehouse": origin.name,
         "repository": origin.subscription.repo_url,
-        "tag": f"${{{{ {image}.Tag }}}}",
-        "digest": f"${{{{ {image}.Digest }}}}",
+        "tag": _template(f"{image}.Tag"),
+        "digest": _template(f"{image}.Digest"),
     })
     args = {
         cv.GATE_ARG_WAREHOUSE: origin.name,
         cv.GATE_ARG_REPOSITORY: origin.subscription.repo_url,
-        cv.GATE_ARG_TAG: f"${{{{ {image}.Tag }}}}",
-        cv.GATE_ARG_DIGEST: f"${{{{ {image}.Digest }}}}",
+        cv.GATE_ARG_TAG: _template(f"{image}.Tag"),
+        cv.GATE_ARG_DIGEST: _template(f"{image}.Digest"),
         cv.GATE_ARG_DELAY: delay,
     }
     return Stage(
@@ -283,9 +319,12 @@ def _trigger_step(settings: Settings, image: _Managed, origins: list[_Origin]) -
     if trigger.github is not None:
         gh = trigger.github
         url = f"{GITHUB_API}/repos/{gh.repository}/actions/workflows/{gh.workflow}/dispatches"
-        inputs = {k: _lit(v) for k, v in sorted(gh.inputs.items())}
-        inputs[cv.TRIGGER_INPUT_IMAGE] = _lit(image.name)
+        # The image name is a default the team may override (`inputs.image`); base-digests is reserved
+        # (the config model refuses it), so the vetted digests always reach the build.
+        inputs = {cv.TRIGGER_INPUT_IMAGE: _lit(image.name)}
+        inputs |= {k: _lit(v) for k, v in gh.inputs.items()}
         inputs[cv.TRIGGER_INPUT_BASE_DIGESTS] = vetted
+        inputs = dict(sorted(inputs.items()))
         body = _expr_map({"ref": _lit(gh.ref), "inputs": _expr_map(inputs)})
         headers = [{"name": "Accept", "value": "application/vnd.github+json"},
                    _auth_header(gh.token_secret, settings),
@@ -301,9 +340,12 @@ def _trigger_step(settings: Settings, image: _Managed, origins: list[_Origin]) -
             headers.append(_auth_header(hook.secret, settings))
         success = "response.status >= 200 && response.status < 300"
     return PromotionStep(
-        uses="http", step_alias="trigger", retry=StepRetry(timeout=settings.trigger_timeout),
+        uses="http", step_alias="trigger",
+        # Kargo ends the Promotion at the first transport error by default (errorThreshold 1) and never
+        # retries that Freight: tolerate transient DNS/TLS/timeout errors, bounded by the timeout.
+        retry=StepRetry(timeout=settings.trigger_timeout, error_threshold=settings.trigger_error_threshold),
         config={
-            "method": "POST", "url": url, "headers": headers, "body": f"${{{{ quote({body}) }}}}",
+            "method": "POST", "url": url, "headers": headers, "body": _template(body),
             "timeout": "30s",
             "successExpression": success,
             # 4xx (bad token, unknown workflow, bad inputs) will not heal by retrying; 429 and 5xx may.
@@ -323,9 +365,10 @@ def _rebuild_stage(settings: Settings, name: str, image: _Managed, requested: li
     if expedite is not None:
         annotations[cv.ANNOTATION_EXPEDITE_REASON] = expedite[0]
         annotations[cv.ANNOTATION_EXPEDITE_EXPIRES] = expedite[1]
-    vetted = f"${{{{ {_vetted_refs_expr(origins)} }}}}"
+    vetted = _template(_vetted_refs_expr(origins))
     return Stage(
         metadata=_meta(settings, name, {cv.LABEL_ROLE: cv.ROLE_REBUILD, cv.LABEL_IMAGE: image.name,
+                                        cv.LABEL_DELAY: format_duration(image.delay),
                                         cv.LABEL_AUTO_PROMOTE: "true" if auto else "false"}, annotations),
         spec=StageSpec(
             requested_freight=requested,
@@ -411,10 +454,13 @@ class _RebuildPlan:
 
 
 def _plan_rebuild(image: _Managed, closures: Mapping[str, set[str]], origins: Mapping[str, _Origin],
-                  rebuild_names: Mapping[str, str], enrolled: Mapping[str, EnrolledImage]) -> _RebuildPlan | None:
+                  rebuild_names: Mapping[str, str], enrolled: Mapping[str, EnrolledImage],
+                  graph: DependencyGraph, delays: Mapping[str, timedelta],
+                  effective: Mapping[tuple[str, str], timedelta]) -> _RebuildPlan | None:
     """One requestedFreight per origin in the image's closure: through the soak Stage at the image's delay
-    when it uses the base directly (or `direct` when expedited and no parent brings it), plus the rebuild
-    Stages of the parents that depend on the same origin."""
+    when it uses the base directly, or when its delay is longer than its parents' for that origin (then
+    the digest must also have soaked that long: availability All); `direct` when expedited and no parent
+    brings it; plus the rebuild Stages of the parents that depend on the same origin."""
     delay = format_duration(image.delay)
     ordered = sorted(closures[image.name], key=lambda r: origins[r].name)
     requested: list[RequestedFreight] = []
@@ -422,10 +468,11 @@ def _plan_rebuild(image: _Managed, closures: Mapping[str, set[str]], origins: Ma
     used_expedite: tuple[str, str] | None = None
     for ref in ordered:
         origin = origins[ref]
-        via_parents = sorted(rebuild_names[p] for p in image.parents if ref in closures[p])
+        parents = [p for p in image.parents if ref in closures[p]]
+        via_parents = sorted(rebuild_names[p] for p in parents)
         stages: list[str] = []
         direct = False
-        if ref in image.direct:
+        if graph.gates_own_delay(image.name, ref, delays, effective):
             expedite = _expedite(image.enrolled) or _expedite(enrolled.get(ref))
             if expedite is None:
                 soaks.add((ref, delay))
@@ -477,13 +524,17 @@ def build_project(fleet: Fleet, states: Mapping[str, ImageState] | Iterable[Imag
         origins[ref] = _Origin(ref=ref, name=names[ref], source=source,
                                subscription=_subscription(ref, state.warehouse if state else None, entry))
 
+    graph = DependencyGraph(parents={n: tuple(i.parents) for n, i in images.items()},
+                            externals={n: tuple(sorted(i.direct)) for n, i in images.items()})
+    image_delays = {name: image.delay for name, image in images.items()}
+    effective = graph.effective_delays(image_delays)
     rebuild_names = unique_names({name: dns_label("rebuild", name, key=name) for name in images})
     soak_pairs: set[tuple[str, str]] = set()
     plans: list[_RebuildPlan] = []
     edges: list[dict[str, str]] = []
     for name in sorted(images):
         image = images[name]
-        plan = _plan_rebuild(image, closures, origins, rebuild_names, enrolled)
+        plan = _plan_rebuild(image, closures, origins, rebuild_names, enrolled, graph, image_delays, effective)
         if plan is None:
             continue  # no external base at all (e.g. only pinned or unresolved): nothing can trigger it
         plans.append(plan)
@@ -501,9 +552,11 @@ def build_project(fleet: Fleet, states: Mapping[str, ImageState] | Iterable[Imag
                           auto_promotion_enabled=True)])),
         *_job_identity(settings),
         _job_template(settings, GATE_TEMPLATE, cv.ROLE_GATE, "gate", GATE_ARGS,
-                      max(delays) + settings.gate_deadline_margin),
+                      max(delays) + settings.gate_deadline_margin, settings.job_backoff_limit,
+                      (f"--retry-for={format_duration(settings.gate_deadline_margin / 2)}",)),
         _job_template(settings, VERIFY_TEMPLATE, cv.ROLE_VERIFY, "verify-rebuild", VERIFY_ARGS,
-                      settings.verify_deadline),
+                      settings.verify_deadline, settings.verify_backoff_limit,
+                      (f"--timeout={format_duration(settings.verify_timeout)}",)),
     ]
     objects += [_warehouse(settings, origins[ref]) for ref in sorted(origins)]
     soak_stages = {_soak_name(origins[ref], delay): (origins[ref], delay)
@@ -520,6 +573,9 @@ def build_project(fleet: Fleet, states: Mapping[str, ImageState] | Iterable[Imag
         "rebuildStages": {p.image.name: rebuild_names[p.image.name] for p in plans},
         "edges": edges,
         "delays": {name: format_duration(images[name].delay) for name in sorted(images)},
+        "effectiveDelays": {name: {origins[ref].name: format_duration(effective[(name, ref)])
+                                   for ref in sorted(closures[name], key=lambda r: origins[r].name)}
+                            for name in sorted(images)},
         "pinned": _pinned(images),
         "notAnalyzed": sorted(i.name for i in fleet.managed() if i.name not in images),
         "unbuildable": sorted(set(images) - {p.image.name for p in plans}),

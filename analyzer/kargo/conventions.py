@@ -5,6 +5,8 @@ Policy rules read what the renderer writes, so both import these names from here
 
 from __future__ import annotations
 
+from analyzer.config.model import RESERVED_TRIGGER_INPUT
+
 DOMAIN = "image-factory.dev"
 
 LABEL_ROLE = f"{DOMAIN}/role"
@@ -22,7 +24,8 @@ LABEL_IMAGE = f"{DOMAIN}/image"
 LABEL_WAREHOUSE = f"{DOMAIN}/warehouse"
 """Warehouse name, on the Warehouse and its soak Stages."""
 LABEL_DELAY = f"{DOMAIN}/delay"
-"""Soak delay in canonical form (`168h`), on soak Stages."""
+"""Delay in canonical form (`168h`): the soak delay on soak Stages, the image's declared delay on
+rebuild Stages."""
 LABEL_AUTO_PROMOTE = f"{DOMAIN}/auto-promote"
 """`true` on Stages the ProjectConfig's promotion policies auto-promote."""
 
@@ -49,6 +52,17 @@ VERIFY_ARG_BASE_DIGESTS = "base-digests"
 """Verify-rebuild AnalysisTemplate arguments; the verify job gets them as `--<name>=<value>`."""
 
 TRIGGER_INPUT_IMAGE = "image"
-TRIGGER_INPUT_BASE_DIGESTS = "base-digests"
+TRIGGER_INPUT_BASE_DIGESTS = RESERVED_TRIGGER_INPUT
 """Inputs of the GitHub `workflow_dispatch` (and keys of the webhook JSON body) a rebuild sends.
 `base-digests` is a comma-separated list of vetted `registry/repository:tag@sha256:…` references."""
+
+JOB_EXIT_REFUSED = 3
+"""Exit code of a gate/verify-rebuild job that reached a definitive verdict against the digest or build
+(gate: refused or skipped; verify: timed out or built on the wrong base). Retrying cannot change it, so
+the rendered `podFailurePolicy` fails the Job at once on it."""
+JOB_EXIT_INVALID = 2
+"""Exit code for invalid arguments or a missing required setting (e.g. no state repository): fails the
+Job at once too, with the reason as the last log line, instead of retrying a pod that cannot work."""
+JOB_FAIL_AT_ONCE = (JOB_EXIT_INVALID, JOB_EXIT_REFUSED)
+"""Any other non-zero exit (a crash, a state-repo push that lost every race, a registry outage) is
+retried by the Job up to its backoffLimit; evicted/preempted pods (`DisruptionTarget`) are not counted."""

@@ -2,7 +2,9 @@
 
 Rules (the same the Kargo pipeline follows):
 
-- A digest of a tracked base *clears* a managed image's gate at `first_seen + delay` (that image's delay).
+- A digest of a tracked base *clears* a managed image's gate at `first_seen + delay` (that image's delay),
+  whether the image uses the base directly or through managed parents: an image is never rebuilt onto an
+  upstream digest younger than its own delay, nor sooner than its parents.
 - The digest a rebuild uses is the newest one known for at least the delay: a tag that moves more often
   than the delay still gets rebuilds, each onto an aged digest (no starvation).
 - A managed image uses a base digest only once it is available on every path to that base: cleared by its
@@ -238,6 +240,8 @@ class _Simulation:
         self.rank = {ref: {r.digest: i for i, r in enumerate(h)} for ref, h in self.histories.items()}
         self.first_seen = {ref: {r.digest: r.first_seen for r in h} for ref, h in self.histories.items()}
         self.images = {name: self._initial(name) for name in self.order}
+        self.delays = {name: image.delay for name, image in self.images.items()}
+        self.effective = graph.effective_delays(self.delays)
 
     def _initial(self, name: str) -> _Image:
         state = self.states[name]
@@ -265,17 +269,18 @@ class _Simulation:
         return ranks.get(digest, -1) > ranks.get(than, -1)
 
     def available(self, image: _Image, ref: str, t: datetime) -> dict[str, datetime]:
-        """Digests of `ref` that `image` may use at `t` → since when (the latest of all its paths)."""
-        since: dict[str, datetime] | None = None
-        if ref in image.direct:
-            since = {d: seen + image.delay for d, seen in self.first_seen.get(ref, {}).items()
-                     if seen + image.delay <= t}
+        """Digests of `ref` that `image` may use at `t` → since when (the latest of all its paths).
+
+        The image's own delay applies to every upstream digest, direct or through parents (the rendered
+        rebuild Stage requires the soak Stage at its delay whenever that outlasts its parents')."""
+        since: dict[str, datetime] = {
+            d: seen + image.delay for d, seen in self.first_seen.get(ref, {}).items() if seen + image.delay <= t}
         for parent in image.parents:
             if ref not in self.images[parent].closure:
                 continue
             built = {d: when for d, when in self.images[parent].built_at.get(ref, {}).items() if when <= t}
-            since = built if since is None else {d: max(since[d], built[d]) for d in since if d in built}
-        return since or {}
+            since = {d: max(since[d], built[d]) for d in since if d in built}
+        return since
 
     def candidate(self, image: _Image, ref: str, t: datetime) -> str | None:
         ranks = self.rank.get(ref, {})
@@ -310,7 +315,7 @@ class _Simulation:
     def event_times(self, at: datetime) -> list[datetime]:
         times = {at}
         for image in self.images.values():
-            for ref in image.direct:
+            for ref in image.closure:
                 times.update(seen + image.delay for seen in self.first_seen.get(ref, {}).values()
                              if seen + image.delay > at)
         return sorted(times)
@@ -451,7 +456,7 @@ def _bases(states: Mapping[str, ImageState], sim: _Simulation, at: datetime) -> 
         history = _history(states, ref)
         users: dict[timedelta, list[str]] = {}
         for image in sim.images.values():
-            if ref in image.direct:
+            if ref in image.closure and sim.graph.gates_own_delay(image.name, ref, sim.delays, sim.effective):
                 users.setdefault(image.delay, []).append(image.name)
         gates = []
         for delay, names in sorted(users.items()):

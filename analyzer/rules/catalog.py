@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from analyzer.rules import credentials, delay, hygiene, tags
+from analyzer.rules import credentials, delay, expressions, hygiene, tags
 from analyzer.rules.model import Finding, Level, Resource, Violation
 from analyzer.rules.settings import PolicySettings
 
@@ -41,6 +41,8 @@ RULES: tuple[Rule, ...] = (
          delay.rebuild_path_soaked, stack=True),
     Rule("soak-delay-matches-gate", "A soak Stage's declared delay equals the delay its gate verification "
          "passes.", M, delay.soak_delay_matches_gate, stack=True),
+    Rule("delay-not-below-parents", "An image's declared delay is not shorter than its parents' (it cannot be "
+         "rebuilt sooner than they are).", A, delay.delay_not_below_parents, stack=True),
     Rule("tag-regex-re2", "Tag regexes compile under RE2 (Go regexp), which Kargo uses.", M, tags.tag_regex_re2),
     Rule("tag-regex-anchored", "Tag regexes are anchored (^…$).", M, tags.tag_regex_anchored),
     Rule("tag-regex-too-broad", "No tag regex matches every tag.", M, tags.tag_regex_too_broad),
@@ -56,6 +58,9 @@ RULES: tuple[Rule, ...] = (
          hygiene.discovery_limit_bounds, config=("minimumDiscoveryLimit", "maximumDiscoveryLimit")),
     Rule("no-inline-credentials", "No credentials inline: http headers use secret(), nothing looks like a "
          "token or password.", M, credentials.no_inline_credentials),
+    Rule("kargo-expression-syntax", "Stage expressions survive Kargo's template scanner (an expression ends "
+         "at the first `}}`) and whole-expression verification args are quote()d.", M,
+         expressions.kargo_expressions),
     Rule("no-managed-image-warehouse", "No Warehouse follows a managed image.", M,
          hygiene.no_managed_image_warehouse, stack=True),
     Rule("rebuild-graph-acyclic", "The Stage graph has no cycle.", M, hygiene.rebuild_graph_acyclic, stack=True),

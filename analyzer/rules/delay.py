@@ -217,3 +217,49 @@ def soak_delay_matches_gate(resources: Sequence[Resource], settings: PolicySetti
                 f"waits {describe(gate_delay)} (spec.verification.args {GATE_ARG_DELAY}): make them equal, "
                 "re-render from images.yaml rather than editing one side"))
     return findings
+
+
+def _effective_upstream_delays(resources: Sequence[Resource]) -> dict[str, dict[str, timedelta]]:
+    """Stage name → origin → the longest soak delay on any path from that origin's Warehouse into it."""
+    stage_map = kargo.stages(resources)
+    memo: dict[str, dict[str, timedelta]] = {}
+
+    def visit(name: str, seen: frozenset[str]) -> dict[str, timedelta]:
+        if name in memo:
+            return memo[name]
+        stage = stage_map.get(name)
+        if stage is None or name in seen:  # missing or cyclic: other rules report it
+            return {}
+        result: dict[str, timedelta] = {}
+        if kargo.is_soak(stage):
+            declared, _ = _declared_delay(stage)
+            result = {kargo.origin_of(r): declared for r in kargo.requests(stage) if declared is not None}
+        for request in kargo.requests(stage):
+            origin = kargo.origin_of(request)
+            for upstream in kargo.upstream_names(request):
+                inherited = visit(upstream, seen | {name}).get(origin)
+                if inherited is not None and inherited > result.get(origin, timedelta(0)):
+                    result[origin] = inherited
+        memo[name] = result
+        return result
+
+    return {name: visit(name, frozenset()) for name in stage_map}
+
+
+def delay_not_below_parents(resources: Sequence[Resource], settings: PolicySettings) -> list[Finding]:
+    """An image cannot be rebuilt sooner than its parents: a declared delay below theirs is not what
+    happens (the longest delay on the path applies), so say so."""
+    effective = _effective_upstream_delays(resources)
+    findings = []
+    for stage in (s for s in resources if kargo.is_rebuild(s)):
+        declared, _ = _declared_delay(stage)
+        if declared is None:
+            continue
+        for origin, delay in sorted(effective.get(stage.name, {}).items()):
+            if delay > declared:
+                findings.append(stage.finding(
+                    f"rebuild Stage {stage.name} declares delay {describe(declared)} ({LABEL_DELAY}) but "
+                    f"{origin} digests reach it only after {describe(delay)} through its parents: its rebuilds "
+                    f"follow {describe(delay)}; raise its images.yaml `delay:` to at least {describe(delay)} "
+                    "or lower its parents'"))
+    return findings

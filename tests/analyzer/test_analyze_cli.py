@@ -62,7 +62,7 @@ def test_analyze_writes_state_and_is_idempotent(fleet: Path) -> None:
     assert [(b["tracked"], b["kind"], b["line"]) for b in api["managed"]["bases"]] == [
         ("docker.io/library/python:3.12-slim", "external", 3),
         ("registry.example.com/platform/base:1", "managed", 5)]
-    assert api["managed"]["syntax"] == "docker/dockerfile:1"
+    assert api["managed"]["syntax"] == "docker.io/docker/dockerfile:1"
     python = yaml.safe_load(files[PY])
     assert python["warehouse"] == {"repoURL": "docker.io/library/python", "imageSelectionStrategy": "Digest",
                                    "constraint": "3.12-slim", "allowTagsRegexes": [], "ignoreTagsRegexes": []}

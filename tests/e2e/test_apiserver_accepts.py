@@ -43,7 +43,7 @@ def test_every_rendered_object_is_accepted_and_stored_as_rendered(applied_fleet:
     kinds = sorted({m["kind"] for m in applied_fleet.manifests})
     assert kinds == ["AnalysisTemplate", "Project", "ProjectConfig", "Role", "RoleBinding", "ServiceAccount",
                      "Stage", "Warehouse"]
-    assert len(applied_fleet.stored) == len(applied_fleet.manifests) == 25
+    assert len(applied_fleet.stored) == len(applied_fleet.manifests) > 20
     for sent, stored in zip(applied_fleet.manifests, applied_fleet.stored, strict=True):
         name = f"{sent['kind']}/{sent['metadata']['name']}"
         assert stored["metadata"]["uid"], name
@@ -55,7 +55,9 @@ def test_applied_objects_can_be_read_back_by_kind(applied_fleet: Applied, kube: 
     stages = objects.list_namespaced_custom_object("kargo.akuity.io", "v1alpha1", "image-factory", "stages")
     warehouses = objects.list_namespaced_custom_object("kargo.akuity.io", "v1alpha1", "image-factory", "warehouses")
     templates = objects.list_namespaced_custom_object("argoproj.io", "v1alpha1", "image-factory", "analysistemplates")
-    assert len(stages["items"]) == 12 and len(warehouses["items"]) == 6
+    rendered = [m["kind"] for m in applied_fleet.manifests]
+    assert len(stages["items"]) == rendered.count("Stage") > 10
+    assert len(warehouses["items"]) == rendered.count("Warehouse") > 5
     assert sorted(t["metadata"]["name"] for t in templates["items"]) == ["gate", "verify-rebuild"]
 
 

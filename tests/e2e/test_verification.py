@@ -87,6 +87,24 @@ def _run_analysis(plane: ControlPlane, kube: k8s.ApiClient, runner: JobRunner, r
     return current, job, runner.wait_for(job["metadata"]["name"], 30)
 
 
+def _args(run: dict[str, Any]) -> dict[str, str]:
+    return {a["name"]: a["value"] for a in run["spec"]["args"]}
+
+
+def _substituted(applied: Applied, template: str, args: dict[str, str]) -> list[str]:
+    """The rendered template's container args with `{{args.NAME}}` replaced: what Rollouts must produce."""
+    rendered = next(m for m in applied.manifests if m["kind"] == "AnalysisTemplate"
+                    and m["metadata"]["name"] == template)
+    container = rendered["spec"]["metrics"][0]["provider"]["job"]["spec"]["template"]["spec"]["containers"][0]
+    out = []
+    for arg in container["args"]:
+        for name, value in args.items():
+            arg = arg.replace("{{args." + name + "}}", value)
+        assert "{{" not in arg, arg
+        out.append(arg)
+    return out
+
+
 def _explain(job_run: JobRun) -> str:
     return "\n".join(f"--- attempt {i} rc={a.returncode} {a.argv}\n{a.output[-2000:]}"
                      for i, a in enumerate(job_run.attempts)) + f"\nproblem: {job_run.problem}"
@@ -152,8 +170,9 @@ def test_gate_passes_a_new_relevant_digest_after_the_soak(
     assert "(Freight discovery time); delay 168h" in output, output
     # The Job is the rendered template with Rollouts' substitutions; the runner ran exactly its container.
     container = job["spec"]["template"]["spec"]["containers"][0]
-    assert container["args"] == ["gate", "--warehouse=python-3-12-slim", f"--repository={base.repository}",
-                                 "--tag=3.12-slim", f"--digest={v2}", "--delay=168h"]
+    assert container["args"] == _substituted(applied_fleet, "gate", _args(run))
+    assert container["args"][:6] == ["gate", "--warehouse=python-3-12-slim", f"--repository={base.repository}",
+                                     "--tag=3.12-slim", f"--digest={v2}", "--delay=168h"]
     assert job["spec"]["template"]["spec"]["serviceAccountName"] == "image-factory-jobs"
     assert job["spec"]["template"]["metadata"]["labels"]["image-factory.dev/role"] == "gate"
     assert len(job_run.attempts) == 1 and job_run.attempts[0].argv[1:] == container["args"]
@@ -175,12 +194,15 @@ def test_gate_fails_a_digest_the_registry_does_not_have(
     missing = "sha256:" + "0" * 64
     run, job, job_run = _run_analysis(control_plane, kube, job_runner, _gate_run(kube, base, missing, timedelta(0)))
     assert run["status"]["phase"] == "Failed", (run["status"], _explain(job_run))
-    # Without a podFailurePolicy, backoffLimit 2 re-runs the gate's verdict twice (3 runs for one verdict).
-    runs = 1 if job["spec"].get("podFailurePolicy") else job["spec"]["backoffLimit"] + 1
-    assert len(job_run.attempts) == runs
+    # A verdict is final: the template's podFailurePolicy fails the Job on the gate's verdict exit code
+    # (without one, backoffLimit 2 would re-run the same verdict twice: 3 runs for one verdict).
+    policy = job["spec"].get("podFailurePolicy")
+    runs = 1 if policy else job["spec"]["backoffLimit"] + 1
+    assert len(job_run.attempts) == runs, _explain(job_run)
     assert all("gate: FAILED: digest no longer resolves" in a.output for a in job_run.attempts)
     conditions = {c["type"]: c for c in job["status"]["conditions"]}
-    assert conditions["Failed"]["status"] == "True" and job["status"]["failed"] == runs
+    assert conditions["Failed"]["reason"] == ("PodFailurePolicy" if policy else "BackoffLimitExceeded")
+    assert job["status"]["failed"] == runs
     assert all(r.digest != missing for r in read_remote_states(base.remote, base.tmp / "after")[base.ref]
                .digests.history)
 
@@ -239,8 +261,9 @@ def test_verify_rebuild_passes_an_image_rebuilt_on_the_vetted_base(
     ar = analysis_run(kube, stage, freight, {"image": "app", "ref": app_ref, "base-digests": f"{base_ref}@{v2}"})
     run, job, job_run = _run_analysis(control_plane, kube, job_runner, ar)
     assert run["status"]["phase"] == "Successful", (run["status"], _explain(job_run))
-    assert job["spec"]["template"]["spec"]["containers"][0]["args"] == [
-        "verify-rebuild", "--image=app", f"--ref={app_ref}", f"--base-digests={base_ref}@{v2}"]
+    args = job["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args == _substituted(applied_fleet, "verify-rebuild", _args(run))
+    assert args[:4] == ["verify-rebuild", "--image=app", f"--ref={app_ref}", f"--base-digests={base_ref}@{v2}"]
     assert "verify-rebuild: PASSED: built on" in job_run.attempts[0].output
     last = read_remote_states(remote, tmp_path / "after")[app_ref].rebuilds[-1]
     assert (last.outcome, last.result_digest) == ("succeeded", rebuilt)

@@ -91,6 +91,8 @@ def test_exact_resource_set(built: tuple[program.Program, dict[Any, Any]]) -> No
                     "soak-nginx-1-27-alpine-168h",
                     "soak-node-20-alpine-168h",
                     "soak-python-3-12-slim-168h",
+                    "soak-python-3-12-slim-240h",
+                    "soak-python-3-12-slim-336h",
                     "rebuild-base-node",
                     "rebuild-base-python",
                     "rebuild-edge-proxy",
@@ -171,6 +173,7 @@ def test_stack_outputs(built: tuple[program.Program, dict[Any, Any]]) -> None:
         "rebuildStages",
         "edges",
         "delays",
+        "effectiveDelays",
         "pinned",
         "unbuildable",
         "notAnalyzed",
@@ -181,14 +184,15 @@ def test_stack_outputs(built: tuple[program.Program, dict[Any, Any]]) -> None:
     assert outputs["rebuildStages"]["payments-api"] == "rebuild-payments-api"
     assert {"from": "base-python", "to": "payments-api", "kind": "parent"} in outputs["edges"]
     assert outputs["delays"]["payments-worker"] == "336h"
+    assert outputs["effectiveDelays"]["ml-runtime"] == {"python-3-12-slim": "240h"}
     assert outputs["counts"] == {
         "warehouses": 6,
-        "soakStages": 5,
+        "soakStages": 7,
         "rebuildStages": 7,
         "analysisTemplates": 2,
         "managedImages": 8,
         "pinnedBases": 1,
-        "objects": 25,
+        "objects": 27,
     }
     assert outputs["status"]["asOf"] is None and outputs["status"]["managed"] == 8  # no digest history yet
     assert json.loads(json.dumps(outputs)) == outputs  # JSON-friendly for dashboards
@@ -219,7 +223,7 @@ def test_gitops_mode_uses_a_rendering_provider(tmp_path: Path, pulumi_mocks: Ech
     assert provider.inputs["renderYamlToDirectory"] == "../rendered"
     assert provider.inputs["alwaysRender"] is True or provider.inputs["alwaysRender"] == "true"
     crs = [a for a in created if a.typ.startswith(CR_PREFIX)]
-    assert len(crs) == 25 and all(a.provider and "::render::" in a.provider for a in crs)
+    assert len(crs) == 27 and all(a.provider and "::render::" in a.provider for a in crs)
 
 
 def test_main_entry_point_exports_the_summary(tmp_path: Path, pulumi_mocks: EchoMocks) -> None:

@@ -124,4 +124,4 @@ def test_pack_layout() -> None:
 
 
 def test_levels_match_catalog_defaults() -> None:
-    assert {r.name for r in RULES if r.level is Level.ADVISORY} == {"required-soak-time"}
+    assert {r.name for r in RULES if r.level is Level.ADVISORY} == {"required-soak-time", "delay-not-below-parents"}

@@ -1,11 +1,14 @@
-"""Real engines for the tests: Go programs built (once, cached) by tests/engines/build.sh, and tools from apt.
+"""The real engines the tests run, built from Go modules by tests/engines/build.sh into a pin-keyed cache.
 
-`engine_bin("kube")` builds or reuses the pinned build and returns its bin folder. A missing toolchain or
-tool skips a test locally but FAILS under `CI=true`, because CI can install everything these need.
+The first call builds (minutes, once per pin change on a machine); later calls only find the binaries.
+A machine without Go cannot run these tests: that is an error, not a skip (CI machines have Go).
+Tools from apt (etcd) and OS features (mount namespaces) skip a test locally but FAIL under `CI=true`,
+because CI installs and has everything these need.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -17,6 +20,47 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = ROOT / "tests" / "engines" / "build.sh"
+
+
+class EngineUnavailable(RuntimeError):
+    """An engine could not be built; the message carries the build output."""
+
+
+@functools.cache
+def engine_bin(engine: str) -> Path:
+    """The folder holding `engine`'s binaries, building them first if their pins changed."""
+    result = subprocess.run(["bash", str(BUILD_SCRIPT), engine], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise EngineUnavailable(f"building engine {engine!r} failed (exit {result.returncode}):\n"
+                                f"{result.stderr[-4000:]}")
+    name, _, folder = result.stdout.strip().rpartition("\n")[-1].partition(" ")
+    assert name == engine, result.stdout
+    return Path(folder)
+
+
+@dataclass(frozen=True)
+class Engine:
+    """One built engine: its bin folder, and the cache folder build.sh made (with build-seconds)."""
+
+    name: str
+    bin_dir: Path
+
+    @property
+    def folder(self) -> Path:
+        return self.bin_dir.parent
+
+    @property
+    def build_seconds(self) -> int | None:
+        """Cold build time recorded by build.sh when it built this folder."""
+        file = self.folder / "build-seconds"
+        return int(file.read_text().strip()) if file.is_file() else None
+
+    def binary(self, name: str) -> Path:
+        return self.bin_dir / name
+
+
+def engine(name: str) -> Engine:
+    return Engine(name, engine_bin(name))
 
 
 def in_ci() -> bool:
@@ -35,42 +79,3 @@ def require_tool(name: str, hint: str) -> str:
     if path is None:
         unavailable(f"{name} not found ({hint})")
     return path
-
-
-@dataclass(frozen=True)
-class Engine:
-    name: str
-    bin_dir: Path
-
-    @property
-    def folder(self) -> Path:
-        """The cache folder of this pinned build (holds bin/ and build-seconds)."""
-        return self.bin_dir.parent
-
-    @property
-    def build_seconds(self) -> int | None:
-        """Cold build time recorded by build.sh when it built this folder."""
-        file = self.folder / "build-seconds"
-        return int(file.read_text().strip()) if file.is_file() else None
-
-    def binary(self, name: str) -> Path:
-        return self.bin_dir / name
-
-
-_built: dict[str, Engine] = {}
-
-
-def engine(name: str) -> Engine:
-    """Build (first time only; later a cache hit) and locate an engine of tests/engines/."""
-    if name in _built:
-        return _built[name]
-    if shutil.which("go") is None:
-        unavailable("Go is not installed (the engines are built from Go modules)")
-    result = subprocess.run(["bash", str(BUILD_SCRIPT), name], cwd=ROOT, capture_output=True, text=True,
-                            stdin=subprocess.DEVNULL)
-    if result.returncode != 0:
-        pytest.fail(f"tests/engines/build.sh {name} failed ({result.returncode}):\n{result.stderr[-4000:]}")
-    built_name, _, bin_dir = result.stdout.strip().splitlines()[-1].partition(" ")
-    assert built_name == name, result.stdout
-    _built[name] = Engine(name, Path(bin_dir))
-    return _built[name]

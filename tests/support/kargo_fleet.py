@@ -5,8 +5,11 @@ depend on the discovery code). Used by the Kargo model, render, schema and Pulum
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from analyzer.config.loader import load_fleet
 from analyzer.config.model import Fleet
@@ -72,6 +75,16 @@ def copy_config(target: Path) -> Path:
     shutil.copy(ROOT / "images.yaml", target / "images.yaml")
     shutil.copytree(ROOT / "images.d", target / "images.d")
     return target / "images.yaml"
+
+
+def edit_config(target: Path, change: Callable[[list[dict[str, Any]]], None]) -> Path:
+    """The example config copied under `target`, with `change` applied to the image list of every file."""
+    root = copy_config(target)
+    for file in [root, *sorted((target / "images.d").glob("*.yaml"))]:
+        data = yaml.safe_load(file.read_text())
+        change(data.get("images", []))
+        file.write_text(yaml.safe_dump(data, sort_keys=False))
+    return root
 
 
 def example_fleet() -> Fleet:

@@ -38,7 +38,7 @@ def discover(path: Path, *build_args: str) -> dict[str, object]:
 def test_discover_contract_on_realistic_file() -> None:
     out = discover(DATA / "go-cross.Dockerfile")
     assert out == {
-        "syntax": "docker/dockerfile:1",
+        "syntax": "docker.io/docker/dockerfile:1",
         "bases": ["docker.io/library/golang:1.22-alpine", "gcr.io/distroless/static-debian12:nonroot"],
         "stages": [
             {"name": "build", "from": "docker.io/library/golang:1.22-alpine"},
@@ -80,7 +80,7 @@ def test_discover_every_output_key(tmp_path: Path) -> None:
         b"FROM $NOPE\r\n" + f"FROM python:3.12@{D256}\r\n".encode()
     )
     assert discover(dockerfile) == {
-        "syntax": "docker/dockerfile:1",
+        "syntax": "docker.io/docker/dockerfile:1",
         "bases": ["docker.io/library/python:3.12", f"docker.io/library/python:3.12@{D256}"],
         "stages": [
             {"name": "build", "from": "docker.io/library/python:3.12"},

@@ -31,18 +31,18 @@ def froms(text: str, build_args: dict[str, str] | None = None) -> list[str]:
 @pytest.mark.parametrize(
     ("text", "syntax"),
     [
-        pytest.param("# syntax=docker/dockerfile:1\nFROM alpine\n", "docker/dockerfile:1", id="syntax"),
+        pytest.param("# syntax=docker/dockerfile:1\nFROM alpine\n", "docker.io/docker/dockerfile:1", id="syntax"),
         pytest.param(
-            "# SYNTAX = docker/dockerfile:1.7\nFROM alpine\n", "docker/dockerfile:1.7", id="key-case"
+            "# SYNTAX = docker/dockerfile:1.7\nFROM alpine\n", "docker.io/docker/dockerfile:1.7", id="key-case"
         ),
         pytest.param(
             "#syntax=docker/dockerfile:1 extra words\nFROM alpine\n",
-            "docker/dockerfile:1",
+            "docker.io/docker/dockerfile:1",
             id="value-up-to-first-space",
         ),
         pytest.param(
             "# check=skip=all\n# syntax=docker/dockerfile:1\nFROM alpine\n",
-            "docker/dockerfile:1",
+            "docker.io/docker/dockerfile:1",
             id="after-check-directive",
         ),
         pytest.param("\n# syntax=docker/dockerfile:1\nFROM alpine\n", None, id="after-blank-line-is-comment"),
@@ -52,7 +52,7 @@ def froms(text: str, build_args: dict[str, str] | None = None) -> list[str]:
         ),
         pytest.param("FROM alpine\n# syntax=docker/dockerfile:1\n", None, id="after-instruction"),
         pytest.param(
-            "\ufeff# syntax=docker/dockerfile:1\nFROM alpine\n", "docker/dockerfile:1", id="after-bom"
+            "\ufeff# syntax=docker/dockerfile:1\nFROM alpine\n", "docker.io/docker/dockerfile:1", id="after-bom"
         ),
     ],
 )
@@ -222,11 +222,6 @@ def test_unterminated_heredoc_is_a_problem() -> None:
         pytest.param("FROM SCRATCH\n", ["invalid"], id="scratch-is-lower-case-only"),
         pytest.param(
             "FROM --platform=linux/arm64 alpine\n", ["docker.io/library/alpine:latest"], id="platform"
-        ),
-        pytest.param(
-            "FROM --platform linux/arm64 alpine\n",
-            ["docker.io/library/alpine:latest"],
-            id="platform-space-form",
         ),
         pytest.param(
             "FROM --platform=$BUILDPLATFORM golang:1.22 AS b\n",
@@ -459,8 +454,9 @@ def test_unresolved_keeps_raw_value_line_and_says_why() -> None:
     analysis = analyze_dockerfile(text)
     assert contract_json(analysis)["unresolved"] == ["${REGISTRY}/app:${TAG}", "$NOPE"]
     assert [(u.line, u.reason) for u in analysis.unresolved] == [
-        (3, "ARG TAG has no default and no build arg"),
-        (4, "NOPE is not declared as an ARG before the first FROM"),
+        (3, "${REGISTRY}/app:${TAG} expands to 'ghcr.io/acme/app:', not a valid image reference: "
+            "ARG TAG has no default and no build arg, so it is empty"),
+        (4, "$NOPE expands to blank: NOPE is not declared as an ARG before the first FROM, so it is empty"),
     ]
     assert analysis.stages[0].name == "app"
     assert contract_json(analysis)["bases"] == []
@@ -494,12 +490,6 @@ def test_expansion_to_invalid_reference_says_why() -> None:
             ["docker.io/library/nginx:1.25"],
             [],
             id="copy-image",
-        ),
-        pytest.param(
-            "FROM alpine\nCOPY --from nginx:1.25 /a /b\n",
-            ["docker.io/library/nginx:1.25"],
-            [],
-            id="copy-flag-space-form",
         ),
         pytest.param(
             'FROM alpine\ncopy --chown=1:1 --from="nginx:1.25" /a /b\n',
@@ -607,7 +597,7 @@ def test_realistic_python_app() -> None:
     result = contract((DATA / "python-app.Dockerfile").read_text())
     digest = "sha256:2ec5a4a5c3e919570f57675471f081d6299668d909feabd8d4803c6c61af666c"
     assert result == {
-        "syntax": "docker/dockerfile:1.7",
+        "syntax": "docker.io/docker/dockerfile:1.7",
         "bases": ["docker.io/library/python:3.12-slim", f"docker.io/library/python:3.12-slim@{digest}"],
         "stages": [
             {"name": "builder", "from": "docker.io/library/python:3.12-slim"},
@@ -667,3 +657,78 @@ def test_where_dockerfile_parse_differs_buildkit_wins() -> None:
     realistic = (DATA / "python-app.Dockerfile").read_text()
     assert len(_dockerfile_parse_froms(realistic)) == 3  # it takes `FROM = ...` in a heredoc body for a FROM
     assert len(analyze_dockerfile(realistic).stages) == 2
+
+
+# ---------------------------------------------------------------- flags (BuildKit's extractBuilderFlags)
+
+
+@pytest.mark.parametrize("flags", ["--link", "--chown=1000:1000 --link", "--parents --exclude=*.md",
+                                   "--link --chmod=0755 --parents", "--exclude=a --exclude=b --link"])
+def test_every_copy_flag_form_keeps_its_from(flags: str) -> None:
+    for text in (f"FROM alpine\nCOPY {flags} --from=busybox:1.36-musl /bin/sh /sh\n",
+                 f"FROM alpine\nCOPY --from=busybox:1.36-musl {flags} /bin/sh /sh\n"):
+        result = analyze_dockerfile(text)
+        assert [u.ref.normalized for u in result.copy_from] == ["docker.io/library/busybox:1.36-musl"], text
+        assert result.problems == []
+
+
+def test_a_flag_never_takes_the_next_word_as_its_value() -> None:
+    """BuildKit has no `--flag value` form: the value must follow `=`."""
+    copy = analyze_dockerfile("FROM alpine\nCOPY --from nginx:1.25 /a /b\n")
+    assert copy.copy_from == []
+    assert [p.reason for p in copy.problems] == ["missing a value on flag: from"]
+    from_ = analyze_dockerfile("FROM --platform linux/arm64 alpine\n")
+    assert [s.source for s in from_.stages] == ["invalid"]
+    assert from_.invalid[0].reason == "FROM requires either one or three arguments"  # checked first
+
+
+def test_flags_honour_the_escape_directive() -> None:
+    text = "# escape=`\nFROM alpine\nCOPY --from=busybox`:1.36 /a /b\n"
+    assert [u.ref.normalized for u in analyze_dockerfile(text).copy_from] == ["docker.io/library/busybox:1.36"]
+
+
+# ---------------------------------------------------------------- ARGs without a value are empty (BuildKit)
+
+
+@pytest.mark.parametrize(("text", "build_args"), [
+    ("ARG VARIANT\nFROM busybox:stable${VARIANT}\n", None),  # declared, no value: empty (a build-check warning)
+    ("FROM busybox:stable${VARIANT}\n", None),  # not declared at all: empty
+    ("FROM busybox:stable${VARIANT}\n", {"VARIANT": "-musl"}),  # given but not declared: not visible
+    ("ARG A\nARG B=busybox:stable$A\nFROM $B\n", None),  # through another ARG's default
+])
+def test_variables_without_value_expand_to_empty(text: str, build_args: dict[str, str] | None) -> None:
+    analysis = analyze_dockerfile(text, build_args)
+    assert [s.source for s in analysis.stages] == ["docker.io/library/busybox:stable"]
+    assert analysis.unresolved == [] and analysis.invalid == []
+
+
+def test_declared_build_arg_is_visible() -> None:
+    analysis = analyze_dockerfile("ARG VARIANT\nFROM busybox:stable${VARIANT}\n", {"VARIANT": "-musl"})
+    assert [s.source for s in analysis.stages] == ["docker.io/library/busybox:stable-musl"]
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("ARG BASE\nFROM ${BASE}\n", "${BASE} expands to blank: ARG BASE has no default and no build arg"),
+    ("FROM python:${VERSION}\n", "python:${VERSION} expands to 'python:', not a valid image reference: "
+                                 "VERSION is not declared"),
+    ("ARG IMG=$REG/base:1\nARG REG=ghcr.io/acme\nFROM $IMG\n",
+     "ARG REG is used before the line that declares it, so it is empty there"),
+    ("FROM ${IMG:?required}\n", "IMG: required: IMG is not declared"),
+])
+def test_unresolved_only_when_the_result_cannot_be_built(text: str, reason: str) -> None:
+    analysis = analyze_dockerfile(text)
+    assert [s.source for s in analysis.stages] == ["unresolved"]
+    assert reason in analysis.unresolved[0].reason
+
+
+@pytest.mark.parametrize(("text", "build_args", "syntax"), [
+    ("# syntax=docker/dockerfile:1\nFROM alpine\n", None, "docker.io/docker/dockerfile:1"),
+    ("# syntax=docker/dockerfile:1.7 extra\nFROM alpine\n", None, "docker.io/docker/dockerfile:1.7"),
+    ("# syntax=docker/dockerfile:1\nFROM alpine\n", {"BUILDKIT_SYNTAX": "ghcr.io/acme/frontend:2"},
+     "ghcr.io/acme/frontend:2"),
+    ("FROM alpine\n", {"BUILDKIT_SYNTAX": "docker/dockerfile:1.9"}, "docker.io/docker/dockerfile:1.9"),
+    ("FROM alpine\n", None, None),
+])
+def test_syntax_frontend_is_normalized_and_build_arg_overrides_it(
+        text: str, build_args: dict[str, str] | None, syntax: str | None) -> None:
+    assert analyze_dockerfile(text, build_args).syntax == syntax

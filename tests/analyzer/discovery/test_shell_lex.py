@@ -20,8 +20,8 @@ ENV = {"FOO": Value("foo"), "EMPTY": Value(""), "IMG": Value("alpine:3.19"),
     ("$FOO-${FOO}", "foo-foo", set()),
     ("$", "$", set()),
     ("$/x", "$/x", set()),
-    ("${NOPE}", "", {"NOPE"}),
-    ("$1", "", {"1"}),
+    ("${NOPE}", "", set()),  # unset expands to "" in BuildKit
+    ("$1", "", set()),
     ("${NOPE:-d}", "d", set()),
     ("${NOPE-d}", "d", set()),
     ("${EMPTY:-d}", "d", set()),
@@ -42,6 +42,19 @@ ENV = {"FOO": Value("foo"), "EMPTY": Value(""), "IMG": Value("alpine:3.19"),
 ])
 def test_expand_word(word: str, text: str, unknown: set[str]) -> None:
     assert expand_word(word, ENV) == Value(text, frozenset(unknown))
+
+
+@pytest.mark.parametrize(("word", "text", "unknown"), [
+    ("${NOPE}", "", {"NOPE"}), ("$1", "", {"1"}), ("${NOPE-d}", "d", set()), ("${NOPE#x}", "", {"NOPE"}),
+    ("${NOPE/a/b}", "", {"NOPE"}), ("${NOPE:?}", "", {"NOPE"}), ("a$FOO", "afoo", set()),
+])
+def test_unset_variables_can_be_named(word: str, text: str, unknown: set[str]) -> None:
+    assert expand_word(word, ENV, unset_is_unknown=True) == Value(text, frozenset(unknown))
+
+
+def test_unset_required_variable_fails_as_in_buildkit() -> None:
+    with pytest.raises(ExpansionError, match="NOPE: is not allowed to be unset"):
+        expand_word("${NOPE?}", ENV)
 
 
 @pytest.mark.parametrize(("word", "message"), [

@@ -8,19 +8,32 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from analyzer.config.loader import load_fleet
+from analyzer.errors import InputError
 from analyzer.kargo import conventions as cv
 from analyzer.kargo.build import GraphError, KargoProject, build_project
-from analyzer.kargo.resources import AnalysisTemplate, Stage, Warehouse
-from analyzer.kargo.settings import Settings
+from analyzer.kargo.resources import (
+    AnalysisTemplate,
+    JobSpec,
+    PodFailurePolicy,
+    PodFailurePolicyOnExitCodes,
+    PodFailurePolicyOnPodCondition,
+    PodFailurePolicyRule,
+    PodSpec,
+    PodTemplate,
+    Stage,
+    Warehouse,
+)
+from analyzer.kargo.settings import Settings, settings_from_config
 from analyzer.state.model import ImageState
 from tests.support.kargo_fleet import (
     BASE_NODE,
     BASE_PYTHON,
     EXAMPLE_USES,
     NGINX,
-    copy_config,
+    edit_config,
     example_fleet,
     example_states,
     plan,
@@ -43,15 +56,6 @@ def stage(project: KargoProject, name: str) -> Stage:
 def sources(project: KargoProject, name: str) -> dict[str, dict[str, Any]]:
     """origin Warehouse → sources, of one Stage."""
     return {r.origin.name: r.sources.to_dict() for r in stage(project, name).spec.requested_freight}
-
-
-def edit_config(tmp_path: Path, change: Any) -> Path:
-    root = copy_config(tmp_path)
-    for file in [root, *sorted((tmp_path / "images.d").glob("*.yaml"))]:
-        data = yaml.safe_load(file.read_text())
-        change(data.get("images", []))
-        file.write_text(yaml.safe_dump(data, sort_keys=False))
-    return root
 
 
 def test_warehouse_per_tracked_external_tag_never_for_managed_images(project: KargoProject) -> None:
@@ -114,7 +118,10 @@ def test_soak_stage_per_warehouse_and_delay_actually_used(project: KargoProject)
         "soak-nginx-1-27-alpine-168h": {"warehouse": "nginx-1-27-alpine", "delay": "168h"},
         "soak-node-20-alpine-168h": {"warehouse": "node-20-alpine", "delay": "168h"},
         "soak-python-3-12-slim-168h": {"warehouse": "python-3-12-slim", "delay": "168h"},
-    }  # ml-runtime (240h) reaches python only through base-python: no 240h soak; redis is unused
+        # ml-runtime (10d) and payments-worker (14d) outlast base-python's 7d: python must soak that long too
+        "soak-python-3-12-slim-240h": {"warehouse": "python-3-12-slim", "delay": "240h"},
+        "soak-python-3-12-slim-336h": {"warehouse": "python-3-12-slim", "delay": "336h"},
+    }  # redis is unused
 
 
 def test_soak_stage_is_regular_direct_and_gated(project: KargoProject) -> None:
@@ -129,8 +136,8 @@ def test_soak_stage_is_regular_direct_and_gated(project: KargoProject) -> None:
     assert args == {
         cv.GATE_ARG_WAREHOUSE: "python-3-12-slim",
         cv.GATE_ARG_REPOSITORY: "docker.io/library/python",
-        cv.GATE_ARG_TAG: f"${{{{ {image}.Tag }}}}",
-        cv.GATE_ARG_DIGEST: f"${{{{ {image}.Digest }}}}",
+        cv.GATE_ARG_TAG: f"${{{{ quote({image}.Tag) }}}}",  # quote(): Kargo keeps a tag like 1.36 a string
+        cv.GATE_ARG_DIGEST: f"${{{{ quote({image}.Digest) }}}}",
         cv.GATE_ARG_DELAY: "168h",
     }
     labels = soak.metadata.labels or {}
@@ -148,11 +155,14 @@ def test_rebuild_stages_mirror_the_dependency_graph(project: KargoProject) -> No
             "availabilityStrategy": "All",
         }
     }
-    assert sources(project, "rebuild-ml-runtime") == {"python-3-12-slim": {"stages": ["rebuild-base-python"]}}
+    # a child whose delay is longer than its parents' also waits for the upstream digest to age that long
+    assert sources(project, "rebuild-ml-runtime") == {
+        "python-3-12-slim": {"stages": ["soak-python-3-12-slim-240h", "rebuild-base-python"],
+                             "availabilityStrategy": "All"}}
     assert sources(project, "rebuild-payments-worker") == {
         "busybox-1-36": {"stages": ["soak-busybox-1-36-336h"]},
         "python-3-12-slim": {
-            "stages": ["rebuild-base-python", "rebuild-ml-runtime"],
+            "stages": ["soak-python-3-12-slim-336h", "rebuild-base-python", "rebuild-ml-runtime"],
             "availabilityStrategy": "All",
         },
     }
@@ -174,13 +184,15 @@ def test_github_trigger_posts_workflow_dispatch_with_vetted_digests(project: Kar
     (step,) = stage(project, "rebuild-payments-api").spec.promotion_template.spec.steps
     config = step.config or {}
     assert step.uses == "http" and step.retry is not None and step.retry.timeout == "30m"
+    assert step.retry.error_threshold == 20  # Kargo's default (1) drops the rebuild at the first network error
     assert config["method"] == "POST"
     assert config["url"] == "https://api.github.com/repos/example/payments/actions/workflows/build-api.yml/dispatches"
     headers = {h["name"]: h["value"] for h in config["headers"]}
     assert headers["Authorization"] == 'Bearer ${{ secret("github-actions-dispatch").token }}'
     body = config["body"]
-    assert body.startswith("${{ quote({") and '"ref": "main"' in body
-    assert '"image": "payments-api"' in body and f'"{cv.TRIGGER_INPUT_BASE_DIGESTS}": join(' in body
+    assert body.startswith("${{ quote({ ") and '"ref": "main"' in body
+    assert "}}" not in body.removesuffix(" }}")  # Kargo would end the expression there
+    assert '"image": "api"' in body and f'"{cv.TRIGGER_INPUT_BASE_DIGESTS}": join(' in body
     assert 'imageFrom("docker.io/library/python", warehouse("python-3-12-slim")).Digest' in body
     assert config["successExpression"] and config["failureExpression"]
     assert not any("${{" in config[k] for k in ("successExpression", "failureExpression"))
@@ -212,7 +224,7 @@ def test_verify_rebuild_verification(project: KargoProject) -> None:
     assert [t.name for t in verification.analysis_templates] == ["verify-rebuild"]
     args = {a.name: a.value for a in verification.args or []}
     assert args[cv.VERIFY_ARG_IMAGE] == "base-python" and args[cv.VERIFY_ARG_REF] == BASE_PYTHON
-    assert args[cv.VERIFY_ARG_BASE_DIGESTS].startswith("${{ join(filter([")
+    assert args[cv.VERIFY_ARG_BASE_DIGESTS].startswith("${{ quote(join(filter([")
 
 
 def test_analysis_templates_run_the_analyzer_jobs(project: KargoProject) -> None:
@@ -231,6 +243,66 @@ def test_analysis_templates_run_the_analyzer_jobs(project: KargoProject) -> None
     assert job.active_deadline_seconds > timedelta(hours=336).total_seconds()  # longest soak delay
     assert job.backoff_limit == 2 and container.resources.limits["memory"] == "512Mi"
     assert verify.spec.metrics[0].provider.job.spec.template.spec.containers[0].args[0] == "verify-rebuild"
+
+
+def test_job_templates_survive_disruptions_and_fail_at_once_on_a_verdict(project: KargoProject) -> None:
+    for name, command in (("gate", "gate"), ("verify-rebuild", "verify-rebuild")):
+        template = project.get("AnalysisTemplate", name)
+        assert isinstance(template, AnalysisTemplate)
+        job = template.spec.metrics[0].provider.job.spec
+        assert job.template.spec.restart_policy == "Never"
+        assert job.pod_failure_policy is not None
+        ignore, fail = job.pod_failure_policy.rules
+        assert ignore.action == "Ignore" and [(c.type, c.status) for c in ignore.on_pod_conditions or []] == [
+            ("DisruptionTarget", "True")]
+        assert fail.action == "FailJob" and fail.on_exit_codes is not None
+        assert fail.on_exit_codes.container_name == command
+        assert fail.on_exit_codes.values == [cv.JOB_EXIT_INVALID, cv.JOB_EXIT_REFUSED]
+        assert 1 not in fail.on_exit_codes.values  # crashes and outages are retried up to backoffLimit
+        (container,) = job.template.spec.containers
+        assert all(e.secret_ref.optional for e in container.env_from or [])
+
+
+def test_verify_deadline_leaves_every_retry_its_full_timeout() -> None:
+    settings = Settings(verifyTimeout="45m", verifyAttemptMargin="5m", verifyBackoffLimit=2)
+    template = build_project(example_fleet(), example_states(), settings).get("AnalysisTemplate", "verify-rebuild")
+    assert isinstance(template, AnalysisTemplate)
+    job = template.spec.metrics[0].provider.job.spec
+    (container,) = job.template.spec.containers
+    assert "--timeout=45m" in container.args  # the command's timeout comes from the same setting
+    assert job.backoff_limit == 2
+    assert job.active_deadline_seconds == 3 * (45 + 5) * 60  # (backoffLimit + 1) attempts of timeout + margin
+    default = Settings()
+    assert default.verify_deadline == 2 * (default.verify_timeout + default.verify_attempt_margin)
+    assert default.verify_timeout < default.verify_deadline / (default.verify_backoff_limit + 1)
+
+
+def test_gate_retries_outages_within_its_deadline_margin() -> None:
+    settings = Settings(gateDeadlineMargin="2h")
+    template = build_project(example_fleet(), example_states(), settings).get("AnalysisTemplate", "gate")
+    assert isinstance(template, AnalysisTemplate)
+    job = template.spec.metrics[0].provider.job.spec
+    assert "--retry-for=1h" in job.template.spec.containers[0].args  # half the margin: done before the deadline
+    assert job.active_deadline_seconds == (336 + 2) * 3600  # longest soak delay (14 days) + margin
+
+
+def test_removed_verify_deadline_setting_says_what_to_set() -> None:
+    with pytest.raises(InputError) as caught:
+        settings_from_config({"image-factory:verifyDeadline": "2h"}, "Pulumi.prod.yaml")
+    (problem,) = caught.value.problems
+    assert problem.field == "image-factory:verifyDeadline" and "set verifyTimeout instead" in problem.message
+
+
+def test_pod_failure_policy_model_refuses_what_kubernetes_refuses() -> None:
+    rule = PodFailurePolicyRule(action="Ignore", on_pod_conditions=[PodFailurePolicyOnPodCondition(type="X")])
+    pod = PodSpec(restart_policy="OnFailure", service_account_name="sa", containers=[])
+    with pytest.raises(ValidationError, match=r"requires template\.spec\.restartPolicy: Never"):
+        JobSpec(backoff_limit=0, active_deadline_seconds=1, pod_failure_policy=PodFailurePolicy(rules=[rule]),
+                template=PodTemplate(spec=pod))
+    with pytest.raises(ValidationError, match="exactly one of onExitCodes, onPodConditions"):
+        PodFailurePolicyRule(action="FailJob")
+    with pytest.raises(ValidationError, match="must not list exit code 0"):
+        PodFailurePolicyOnExitCodes(operator="In", values=[0, 3])
 
 
 def test_project_config_auto_promotes_by_label(project: KargoProject) -> None:
@@ -396,4 +468,30 @@ def test_without_state_only_enrolled_externals_are_followed() -> None:
     assert project.summary["warehouses"] == {"nginx-1-27-alpine": NGINX, "redis-7": "docker.io/library/redis:7"}
     assert project.summary["rebuildStages"] == {} and project.summary["soakStages"] == {}
     assert project.summary["notAnalyzed"] == sorted(i.name for i in example_fleet().managed())
+    assert all_problems(o.to_manifest() for o in project.objects) == []
+
+
+@pytest.mark.parametrize(("delays", "ml_runtime", "effective"), [
+    # base-python, ml-runtime, payments-worker
+    (("7d", "7d", "7d"), {"stages": ["rebuild-base-python"]}, ("168h", "168h", "168h")),  # equal
+    (("7d", "10d", "14d"), {"stages": ["soak-python-3-12-slim-240h", "rebuild-base-python"],
+                            "availabilityStrategy": "All"}, ("168h", "240h", "336h")),  # longer
+    (("14d", "7d", "7d"), {"stages": ["rebuild-base-python"]}, ("336h", "336h", "336h")),  # shorter
+])
+def test_delay_is_the_longest_along_the_chain(tmp_path: Path, delays: tuple[str, str, str],
+                                              ml_runtime: dict[str, Any], effective: tuple[str, str, str]) -> None:
+    """python → base-python → ml-runtime → payments-worker: each image is rebuilt onto a python digest at
+    least as old as its own delay and every parent's; a longer child delay adds its own soak Stage."""
+    chain = dict(zip(["base-python", "ml-runtime", "payments-worker"], delays, strict=True))
+
+    def change(images: list[dict[str, Any]]) -> None:
+        for image in images:
+            if image["name"] in chain:
+                image["delay"] = chain[image["name"]]
+
+    fleet = load_fleet(edit_config(tmp_path, change))
+    project = build_project(fleet, plan(fleet), Settings())
+    assert sources(project, "rebuild-ml-runtime") == {"python-3-12-slim": ml_runtime}
+    got = project.summary["effectiveDelays"]
+    assert tuple(got[name]["python-3-12-slim"] for name in chain) == effective
     assert all_problems(o.to_manifest() for o in project.objects) == []

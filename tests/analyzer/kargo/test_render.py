@@ -46,10 +46,10 @@ def test_render_writes_one_valid_file_per_resource(tmp_path: Path) -> None:
     ]
     assert "03-warehouse-python-3-12-slim.yaml" in files and "04-stage-rebuild-payments-api.yaml" in files
     manifests = [yaml.safe_load((tmp_path / "out" / f).read_text()) for f in files]
-    assert len(manifests) == 25
+    assert len(manifests) == 27
     assert all(list(m)[:3] == ["apiVersion", "kind", "metadata"] for m in manifests)
     assert all_problems(manifests) == []
-    assert "25 resources (6 warehouses, 5 soak stages, 7 rebuild stages); 25 written" in output
+    assert "27 resources (6 warehouses, 7 soak stages, 7 rebuild stages); 27 written" in output
     assert "pinned (not monitored): edge-proxy: docker.io/library/golang:1.23@sha256:" in output
 
 
@@ -61,7 +61,7 @@ def test_rerender_is_byte_identical_and_removes_only_stale_generated_files(tmp_p
     (out / "04-stage-rebuild-gone.yaml").write_text(GENERATED_HEADER + "kind: Stage\n")
     (out / "kustomization.yaml").write_text("resources: []\n")  # not ours: kept
     code, output = _render(tmp_path, "--out", str(out))
-    assert code == 0 and "0 written, 25 unchanged, 1 removed" in output
+    assert code == 0 and "0 written, 27 unchanged, 1 removed" in output
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.name != "kustomization.yaml"} == first
     assert (out / "kustomization.yaml").exists()
 
@@ -130,7 +130,7 @@ def test_python_dash_m_analyzer_render_entry_point(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert len(list((tmp_path / "out").glob("*.yaml"))) == 25
+    assert len(list((tmp_path / "out").glob("*.yaml"))) == 27
 
 
 def test_render_before_analyze_says_what_is_missing(tmp_path: Path) -> None:

@@ -53,10 +53,13 @@ def soak(name: str = "soak-python-168h", origin: str = "python-3-12-slim", delay
 
 def rebuild(name: str = "rebuild-app", image: str | None = "app",
             requests: list[dict[str, Any]] | None = None, annotations: dict[str, str] | None = None,
-            ref: str = "registry.example.com/apps/app:1", steps: list[dict[str, Any]] | None = None) -> Resource:
+            ref: str = "registry.example.com/apps/app:1", steps: list[dict[str, Any]] | None = None,
+            delay: str | None = None) -> Resource:
     labels = {LABEL_ROLE: "rebuild"}
     if image is not None:
         labels[LABEL_IMAGE] = image
+    if delay is not None:
+        labels[LABEL_DELAY] = delay
     requests = requests if requests is not None else [request()]
     steps = steps if steps is not None else [{"uses": "http", "config": {
         "method": "POST", "url": "https://ci.example.com/hook",

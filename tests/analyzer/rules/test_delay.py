@@ -6,12 +6,14 @@ import pytest
 
 from analyzer.kargo.conventions import ANNOTATION_EXPEDITE_EXPIRES, ANNOTATION_EXPEDITE_REASON
 from analyzer.rules.delay import (
+    delay_not_below_parents,
     no_direct_freight,
     rebuild_path_soaked,
     required_soak_time,
     soak_delay_bounds,
     soak_delay_matches_gate,
 )
+from analyzer.rules.model import Resource
 from tests.analyzer.rules.builders import rebuild, request, settings, soak, template, warehouse
 
 TODAY = date(2026, 11, 26)
@@ -176,3 +178,19 @@ def test_soak_stage_without_verification() -> None:
     stage = soak()
     stage = type(stage)(stage.type, {**stage.props, "spec": {**stage.spec, "verification": None}})
     assert "has no gate verification" in messages(soak_delay_matches_gate([stage], settings()))[0]
+
+
+def _rebuild_with_delay(name: str, delay: str, stages: list[str]) -> Resource:
+    return rebuild(name=name, image=name.removeprefix("rebuild-"), requests=[request(stages=stages)], delay=delay)
+
+
+@pytest.mark.parametrize(("child", "flagged"), [("168h", True), ("240h", False), ("336h", False)])
+def test_child_delay_below_its_parents_is_flagged(child: str, flagged: bool) -> None:
+    """python soaks 10d for the parent; a child declaring 7d is still rebuilt after 10d: say so."""
+    resources = [soak(name="soak-python-240h", delay="240h", gate_delay="240h"),
+                 _rebuild_with_delay("rebuild-parent", "240h", ["soak-python-240h"]),
+                 _rebuild_with_delay("rebuild-child", child, ["rebuild-parent"])]
+    findings = delay_not_below_parents(resources, settings())
+    assert [f.resource.name for f in findings if f.resource] == (["rebuild-child"] if flagged else [])
+    if flagged:
+        assert "declares delay 7d (168h)" in findings[0].message and "after 10d (240h)" in findings[0].message

@@ -2,12 +2,12 @@ module imagefactory.local/engines/kargo-eval
 
 go 1.26.0
 
-require github.com/akuity/kargo v1.11.2
-
 require (
-	github.com/expr-lang/expr v1.17.8 // indirect
-	go.yaml.in/yaml/v3 v3.0.4 // indirect
+	github.com/akuity/kargo v1.11.2
+	github.com/expr-lang/expr v1.17.8
 )
+
+require go.yaml.in/yaml/v3 v3.0.4 // indirect
 
 replace (
 	github.com/akuity/kargo/api => ./stubs/api
