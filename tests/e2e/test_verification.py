@@ -52,7 +52,11 @@ def job_secrets(kube: k8s.ApiClient, basic_registry: RegistryServer) -> Iterator
             {"DOCKER_AUTH_CONFIG": json.dumps({"auths": {basic_registry.host: {"auth": auth}}})})
     yield
     for name in ("image-factory-registry", "image-factory-state-repo"):
-        core.delete_namespaced_secret(name, NAMESPACE)
+        try:
+            core.delete_namespaced_secret(name, NAMESPACE)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
 
 
 def _state_repo(kube: k8s.ApiClient, remote: Path) -> None:
@@ -205,6 +209,24 @@ def test_gate_fails_a_digest_the_registry_does_not_have(
     assert job["status"]["failed"] == runs
     assert all(r.digest != missing for r in read_remote_states(base.remote, base.tmp / "after")[base.ref]
                .digests.history)
+
+
+def test_a_missing_state_secret_fails_the_gate_at_once(
+        applied_fleet: Applied, control_plane: ControlPlane, kube: k8s.ApiClient, job_runner: JobRunner,
+        job_secrets: None, base: Base) -> None:
+    """The templates mark their Secrets optional, so without `image-factory-state-repo` the pod still starts,
+    the gate says what is missing (exit 2) and the podFailurePolicy ends the verification at once — instead
+    of a pod that cannot start (CreateContainerConfigError) until the 14-day deadline."""
+    template = next(m for m in applied_fleet.manifests if m["kind"] == "AnalysisTemplate"
+                    and m["metadata"]["name"] == "gate")
+    container = template["spec"]["metrics"][0]["provider"]["job"]["spec"]["template"]["spec"]["containers"][0]
+    assert all(source["secretRef"].get("optional") for source in container["envFrom"])
+    v2 = base.push(Image.of("amd v2 no state", platform=AMD), base.arm1)
+    run, job, job_run = _run_analysis(control_plane, kube, job_runner, _gate_run(kube, base, v2, timedelta(0)))
+    assert run["status"]["phase"] == "Failed", (run["status"], _explain(job_run))
+    assert [a.returncode for a in job_run.attempts] == [2]
+    assert "IMAGE_FACTORY_STATE_REPO" in job_run.attempts[0].output
+    assert {c["type"]: c["reason"] for c in job["status"]["conditions"]}["Failed"] == "PodFailurePolicy"
 
 
 def test_an_aborted_verification_kills_the_waiting_gate(
