@@ -21,6 +21,7 @@ from analyzer.state.model import DigestHistory, DigestRecord, RebuildRecord
 from tests.e2e.conftest import NAMESPACE, Applied
 from tests.support.controlplane import ControlPlane
 from tests.support.jobrunner import JobRun, JobRunner
+from tests.support.kargo_eval import Freight, evaluate
 from tests.support.kargo_verification import KARGO, ROLLOUTS, analysis_run, create_freight
 from tests.support.registry import Image, RegistryServer, push_image, push_index
 from tests.support.registry_fixtures import BASIC_PASSWORD, BASIC_USER
@@ -137,13 +138,18 @@ class Base:
         return push_index(self.registry.url, self.repository.split("/", 1)[1], "3.12-slim", list(images),
                           auth=auth)
 
-    def gate_args(self, stage: dict[str, Any], digest: str) -> dict[str, str]:
-        """The Stage's verification args as Kargo would evaluate them for a Freight of this base."""
-        literal = {a["name"]: a["value"] for a in stage["spec"]["verification"]["args"]}
-        assert literal["warehouse"] == "python-3-12-slim" and literal["delay"] == "168h"
-        assert "${{" in literal["digest"] and "${{" in literal["tag"]
+    def gate_args(self, stage: dict[str, Any], warehouse: dict[str, Any], digest: str) -> dict[str, str]:
+        """The Stage's verification args evaluated by Kargo's own template engine (kargo-eval) for a Freight
+        of this digest."""
+        upstream = warehouse["spec"]["subscriptions"][0]["image"]["repoURL"]
+        freight = [Freight(warehouse["metadata"]["name"], {upstream: ("3.12-slim", digest)})]
+        evaluated = evaluate([stage, warehouse], freight)[stage["metadata"]["name"]]
+        assert evaluated.verification_error == "", evaluated.verification_error
+        args = evaluated.verification_args
+        assert args == {"warehouse": "python-3-12-slim", "repository": upstream, "tag": "3.12-slim",
+                        "digest": digest, "delay": "168h"}
         # The Warehouse watches docker.io; the test base lives in the local registry.
-        return {**literal, "repository": self.repository, "tag": "3.12-slim", "digest": digest}
+        return {**args, "repository": self.repository}
 
 
 @pytest.fixture
@@ -157,7 +163,9 @@ def _gate_run(kube: k8s.ApiClient, base: Base, digest: str, left: timedelta) -> 
     discovered = datetime.now(UTC) - timedelta(hours=168) + left
     freight = create_freight(kube, NAMESPACE, "python-3-12-slim",
                              [{"repoURL": base.repository, "tag": "3.12-slim", "digest": digest}], discovered)
-    return analysis_run(kube, stage, freight, base.gate_args(stage, digest))
+    warehouse = k8s.CustomObjectsApi(kube).get_namespaced_custom_object(*KARGO, NAMESPACE, "warehouses",
+                                                                        "python-3-12-slim")
+    return analysis_run(kube, stage, freight, base.gate_args(stage, warehouse, digest))
 
 
 def test_gate_passes_a_new_relevant_digest_after_the_soak(
