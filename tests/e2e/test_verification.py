@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -73,8 +74,14 @@ def _stage(kube: k8s.ApiClient, name: str) -> dict[str, Any]:
 def _run_analysis(plane: ControlPlane, kube: k8s.ApiClient, runner: JobRunner, run: dict[str, Any],
                   timeout: float = 120) -> tuple[dict[str, Any], dict[str, Any], JobRun]:
     """Create the AnalysisRun; wait for the Rollouts controller to finish it. Returns (run, its Job, job run)."""
+    created = k8s.CustomObjectsApi(kube).create_namespaced_custom_object(*ROLLOUTS, NAMESPACE, "analysisruns", run)
+    return _run_analysis_named(plane, kube, runner, created, timeout)
+
+
+def _run_analysis_named(plane: ControlPlane, kube: k8s.ApiClient, runner: JobRunner, created: dict[str, Any],
+                        timeout: float = 120) -> tuple[dict[str, Any], dict[str, Any], JobRun]:
+    """Wait for the Rollouts controller to finish the created AnalysisRun."""
     objects = k8s.CustomObjectsApi(kube)
-    created = objects.create_namespaced_custom_object(*ROLLOUTS, NAMESPACE, "analysisruns", run)
     name = created["metadata"]["name"]
     deadline = time.monotonic() + timeout
     current = created
@@ -217,6 +224,48 @@ def test_gate_fails_a_digest_the_registry_does_not_have(
     assert job["status"]["failed"] == runs
     assert all(r.digest != missing for r in read_remote_states(base.remote, base.tmp / "after")[base.ref]
                .digests.history)
+
+
+def test_a_gate_pod_evicted_mid_wait_resumes_the_soak(
+        applied_fleet: Applied, control_plane: ControlPlane, kube: k8s.ApiClient, job_runner: JobRunner,
+        job_secrets: None, base: Base) -> None:
+    """A week-long soak survives evictions: the template's podFailurePolicy ignores DisruptionTarget (the
+    eviction does not count against backoffLimit) and the new pod waits only what is left of the soak."""
+    _state_repo(kube, base.remote)
+    v2 = base.push(Image.of("amd v2 evicted", platform=AMD), base.arm1)
+    objects = k8s.CustomObjectsApi(kube)
+    created = objects.create_namespaced_custom_object(*ROLLOUTS, NAMESPACE, "analysisruns",
+                                                      _gate_run(kube, base, v2, timedelta(seconds=12)))
+    uid = created["metadata"]["uid"]
+    deadline = time.monotonic() + 60
+    while True:  # the first pod is in its wait
+        control_plane.check_alive()
+        assert time.monotonic() < deadline, runner_state(job_runner)
+        jobs = k8s.BatchV1Api(kube).list_namespaced_job(NAMESPACE, label_selector=f"analysisrun.argoproj.io/uid={uid}")
+        job_name = jobs.items[0].metadata.name if jobs.items else None
+        job_run = job_runner.runs.get(job_name) if job_name else None
+        if job_run and job_run.attempts and "waiting" in job_run.attempts[0].output:
+            break
+        time.sleep(0.2)
+    job_runner.evict(job_name)
+    run, job, job_run = _run_analysis_named(control_plane, kube, job_runner, created)
+    assert run["status"]["phase"] == "Successful", (run["status"], _explain(job_run))
+    assert len(job_run.attempts) == 2 and job_run.attempts[0].killed_for == "Evicted"
+    assert job["status"].get("failed") is None and job["status"]["succeeded"] == 1  # not counted
+    first, second = (_waited(a.output) for a in job_run.attempts)
+    assert 0 < second < first <= 12, (first, second)  # resumed: waited only what was left
+    assert "gate: PASSED: vetted" in job_run.attempts[1].output
+
+
+def runner_state(runner: JobRunner) -> str:
+    return "; ".join(f"{n}: {len(r.attempts)} attempt(s), {r.problem or r.outcome}" for n, r in runner.runs.items())
+
+
+def _waited(output: str) -> int:
+    """Seconds of the gate's `waiting …` line (`waiting 7s …`)."""
+    match = re.search(r"waiting (\d+)s\b", output)
+    assert match, output
+    return int(match.group(1))
 
 
 def test_a_missing_state_secret_fails_the_gate_at_once(

@@ -30,7 +30,8 @@ What it stands in for:
 
 What it does NOT model: Pods (no Pod objects, `ready` counts, pod names or restarts in place), the image
 (its filesystem, user, entrypoint or env), resource requests/limits, volumes other than the token,
-podFailurePolicy's onPodConditions rules (its onExitCodes rules are honoured), successPolicy, indexed/parallel
+the pod conditions of podFailurePolicy's onPodConditions rules other than DisruptionTarget on an
+eviction the test asks for with `evict()` (its onExitCodes rules are honoured), successPolicy, indexed/parallel
 Jobs, suspend, ttlSecondsAfterFinished, the exponential
 pod-failure backoff (retries start after `retry_delay`, default 0), node scheduling, garbage collection, and
 the ServiceAccount controller (a namespace's `default` ServiceAccount exists only if a test creates it); the
@@ -133,12 +134,17 @@ def expand(value: str, env: Mapping[str, str]) -> str:
     return _VAR_RE.sub(one, value)
 
 
-def _pod_failure_action(policy: Mapping[str, Any] | None, container: str, code: int) -> tuple[str, int]:
-    """The first `podFailurePolicy` rule matching a container's exit code: (action, index); Count if none."""
+def _pod_failure_action(policy: Mapping[str, Any] | None, container: str, code: int,
+                        conditions: frozenset[str] = frozenset()) -> tuple[str, int]:
+    """The first `podFailurePolicy` rule matching a failed pod (its container's exit code, or one of the
+    pod `conditions` it got, e.g. DisruptionTarget on eviction): (action, index); Count if none."""
     for index, rule in enumerate((policy or {}).get("rules") or []):
+        on_conditions = rule.get("onPodConditions") or []
+        if any(c.get("type") in conditions and c.get("status", "True") == "True" for c in on_conditions):
+            return rule["action"], index
         codes = rule.get("onExitCodes")
         if not codes or codes.get("containerName") not in (None, container):
-            continue  # onPodConditions (DisruptionTarget, ...) never happen here
+            continue
         matched = code in codes["values"]
         if matched == (codes["operator"] == "In") and code != 0:
             return rule["action"], index
@@ -159,6 +165,7 @@ class JobRunner:
         self.runs: dict[str, JobRun] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._evict: set[str] = set()
         self._deleted: set[str] = set()
         self._threads: list[threading.Thread] = []
         self._watcher = threading.Thread(target=self._watch, name="jobrunner-watch", daemon=True)
@@ -341,7 +348,9 @@ class JobRunner:
                     ]})
                 run.outcome = "Complete"
                 return
-            action, rule = _pod_failure_action(spec.get("podFailurePolicy"), container["name"], process.returncode)
+            disrupted = frozenset({"DisruptionTarget"}) if reason == "Evicted" else frozenset()
+            action, rule = _pod_failure_action(spec.get("podFailurePolicy"), container["name"], process.returncode,
+                                               disrupted)
             if action == "FailJob":
                 self._finish_failed(api, name, run, failed + 1, "PodFailurePolicy",
                                     f"Container {container['name']} for pod {self.namespace}/{name}-{attempt_no} "
@@ -373,7 +382,8 @@ class JobRunner:
                 pass
             remaining = left()
             reason = ("DeadlineExceeded" if remaining is not None and remaining <= 0 else
-                      "deleted" if self._is_deleted(uid) else "stopped" if self._stop.is_set() else None)
+                      "deleted" if self._is_deleted(uid) else "stopped" if self._stop.is_set() else
+                      "Evicted" if self._take_eviction(uid) else None)
             if reason is not None:
                 os.killpg(process.pid, signal.SIGTERM)
                 try:
@@ -382,6 +392,18 @@ class JobRunner:
                     os.killpg(process.pid, signal.SIGKILL)
                     process.wait()
                 return reason
+
+    def evict(self, name: str) -> None:
+        """Evict the running pod of Job `name` (a node drain or preemption): the process is killed and the
+        pod gets the DisruptionTarget condition, which podFailurePolicy may ignore."""
+        with self._lock:
+            self._evict.add(self.runs[name].uid)
+
+    def _take_eviction(self, uid: str) -> bool:
+        with self._lock:
+            evicted = uid in self._evict
+            self._evict.discard(uid)
+            return evicted
 
     def _is_deleted(self, uid: str) -> bool:
         with self._lock:
