@@ -257,6 +257,35 @@ def test_a_gate_pod_evicted_mid_wait_resumes_the_soak(
     assert "gate: PASSED: vetted" in job_run.attempts[1].output
 
 
+def test_a_digest_superseded_within_its_soak_is_skipped_so_only_the_newest_cascades(
+        applied_fleet: Applied, control_plane: ControlPlane, kube: k8s.ApiClient, job_runner: JobRunner,
+        job_secrets: None, base: Base) -> None:
+    """The tag moved again while v2 soaked (v3, seen an hour ago): v2's gate ends SKIPPED (a final verdict,
+    recorded with the digest that supersedes it), so the rebuild cascade runs once, for v3."""
+    v2 = base.push(Image.of("amd v2 superseded", platform=AMD), base.arm1)
+    amd3 = Image.of("amd v3", platform=AMD)
+    v3 = base.push(amd3, base.arm1)
+    now = datetime.now(UTC)
+    states = read_remote_states(base.remote, base.tmp / "before")
+    python, app = states[base.ref], next(s for r, s in states.items() if r != base.ref)
+    history = DigestHistory(current=v3, history=[
+        *python.digests.history,
+        DigestRecord(digest=v2, first_seen=now - timedelta(hours=168), last_seen=now - timedelta(hours=1),
+                     platforms={AMD: Image.of("amd v2 superseded", platform=AMD).digest, ARM: base.arm1.digest}),
+        DigestRecord(digest=v3, first_seen=now - timedelta(hours=1), last_seen=now,
+                     platforms={AMD: amd3.digest, ARM: base.arm1.digest})])
+    remote = make_state_remote(base.tmp / "coalesce", [python.model_copy(update={"digests": history}), app])
+    _state_repo(kube, remote)
+    run, job, job_run = _run_analysis(control_plane, kube, job_runner, _gate_run(kube, base, v2, timedelta(0)))
+    assert run["status"]["phase"] == "Failed", (run["status"], _explain(job_run))
+    assert [a.returncode for a in job_run.attempts] == [3]  # a verdict: FailJob, no retry
+    assert f"superseded by {v3}" in job_run.attempts[0].output
+    record = next(r for r in read_remote_states(remote, base.tmp / "after")[base.ref].digests.history
+                  if r.digest == v2)
+    assert [(g.outcome, g.superseded_by) for g in record.gates] == [("skipped", v3)]
+    assert record.vetted_at is None
+
+
 def runner_state(runner: JobRunner) -> str:
     return "; ".join(f"{n}: {len(r.attempts)} attempt(s), {r.problem or r.outcome}" for n, r in runner.runs.items())
 
