@@ -279,6 +279,7 @@ def test_a_digest_superseded_within_its_soak_is_skipped_so_only_the_newest_casca
     run, job, job_run = _run_analysis(control_plane, kube, job_runner, _gate_run(kube, base, v2, timedelta(0)))
     assert run["status"]["phase"] == "Failed", (run["status"], _explain(job_run))
     assert [a.returncode for a in job_run.attempts] == [3]  # a verdict: FailJob, no retry
+    assert {c["type"]: c["reason"] for c in job["status"]["conditions"]}["Failed"] == "PodFailurePolicy"
     assert f"superseded by {v3}" in job_run.attempts[0].output
     record = next(r for r in read_remote_states(remote, base.tmp / "after")[base.ref].digests.history
                   if r.digest == v2)
