@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-# Real parts the tests use: a registry server, git, graphviz (dot), a headless browser (chromium).
-APT_PACKAGES=(git docker-registry graphviz chromium)
+# Real parts the tests use: a registry server, git, graphviz (dot), a headless browser (chromium),
+# etcd (for the e2e tests' kube-apiserver).
+APT_PACKAGES=(git docker-registry graphviz chromium etcd-server)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -31,7 +32,8 @@ venv/bin/pip install -q --disable-pip-version-check -r requirements.txt -e .
 
 # Real engines, built from Go modules (tests/engines/*), cached under .cache/engines by their pins:
 # a cold build happens once per machine and pin change, a warm run only finds the binaries.
-ENGINES=(kargo-eval)
+# Built here rather than inside a test, because a cold build takes longer than one test's timeout.
+ENGINES=(kargo-eval kube rollouts)
 echo "engines: ${ENGINES[*]}"
 bash tests/engines/build.sh "${ENGINES[@]}"
 
