@@ -394,7 +394,10 @@ def _shell_pattern_to_regex(pattern: str, greedy: bool, anchored: bool) -> re2._
             i += 1
         else:
             out.append(_literal(tok))
-    return re2.compile("".join(out), _RE2_OPTIONS)
+    try:
+        return re2.compile("".join(out), _RE2_OPTIONS)
+    except re2.error:  # Go's regexp refuses an oversized expression too ("expression too large")
+        raise ExpansionError(f"invalid pattern ({pattern[:80]}…) in substitution: too large") from None
 
 
 def _trim_prefix(pattern: str, text: str, greedy: bool) -> str:

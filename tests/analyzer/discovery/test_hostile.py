@@ -94,3 +94,8 @@ def test_twenty_thousand_froms_are_linear() -> None:
     analysis, _ = timed(text, limit=5)
     assert len(analysis.bases) == 20_000  # type: ignore[attr-defined]
     assert analysis.stages[-1].source == "stage:s5"  # type: ignore[attr-defined]
+
+
+def test_oversized_shell_pattern_is_an_expansion_error() -> None:
+    analysis, _ = timed("ARG X=abc\nFROM alpine${X#" + "*a" * 100_000 + "}\n")
+    assert "too large" in analysis.invalid[0].reason  # type: ignore[attr-defined]
