@@ -217,6 +217,21 @@ def _nothing_moved(last: dict[str, Any], config: Path, state_dir: Path, sources:
         return not any(pool.map(moved, wanted))
 
 
+def _valid_last_run(last: object) -> dict[str, Any] | None:
+    """The last run's record when it has the shape this code writes; a corrupted one is no record."""
+    if not isinstance(last, dict) or not isinstance(last.get("summary"), dict):
+        return None
+    if not (isinstance(last.get("config"), str) and isinstance(last.get("state"), str)):
+        return None
+    include, heads = last.get("include"), last.get("heads")
+    if not (isinstance(include, list) and all(isinstance(p, str) for p in include)):
+        return None
+    if not (isinstance(heads, list) and all(isinstance(h, list) and len(h) == 3
+                                            and all(isinstance(x, str) for x in h) for h in heads)):
+        return None
+    return last
+
+
 @contextlib.contextmanager
 def _state_lock(state_dir: Path) -> Iterator[None]:
     """One `analyze` at a time per state directory, across processes: a second run waits, then sees the
@@ -250,7 +265,7 @@ def _run_analyze(config: Path, state_dir: Path, cache_dir: Path, prune: bool,
     sources = Sources(cache_dir)
     last_runs = JsonCache(cache_dir / "last-runs.json", code_version())
     run_key = hashlib.sha256(f"{config.resolve()}\0{state_dir.resolve()}".encode()).hexdigest()[:16]
-    last = last_runs.data.get(run_key)
+    last = _valid_last_run(last_runs.data.get(run_key))
     if last and not prune and _nothing_moved(last, config, state_dir, sources):
         return AnalyzeResult(summary=last["summary"], unchanged_inputs=True)
 

@@ -59,8 +59,10 @@ class JsonCache:
             loaded = json.loads(path.read_text())
             if loaded.get("version") == version:
                 self.data = loaded["data"]
-        except (OSError, ValueError, KeyError, AttributeError):
-            pass
+        except (OSError, ValueError, KeyError, AttributeError, TypeError, RecursionError):
+            pass  # a corrupted or foreign cache is a cold cache
+        if not isinstance(self.data, dict):
+            self.data = {}
 
     def save(self) -> None:
         if self.dirty:
@@ -77,7 +79,10 @@ class ParseCache(JsonCache):
 
     def get(self, blob: str, build_args: Mapping[str, str]) -> DockerfileAnalysis | None:
         raw = self.data.get(self.key(blob, build_args))
-        return _ANALYSIS.validate_python(raw) if raw is not None else None
+        try:
+            return _ANALYSIS.validate_python(raw) if raw is not None else None
+        except ValueError:  # a corrupted entry is a miss
+            return None
 
     def put(self, blob: str, build_args: Mapping[str, str], analysis: DockerfileAnalysis) -> None:
         self.data[self.key(blob, build_args)] = _ANALYSIS.dump_python(analysis, mode="json")

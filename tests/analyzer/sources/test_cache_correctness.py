@@ -194,3 +194,24 @@ def test_config_replaced_by_a_fifo_after_a_run_does_not_hang(project: Path) -> N
     with pytest.raises(InputError) as info:
         analyze(project)
     assert "not a regular file" in str(info.value)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "wrong-shape", "deep"])
+def test_corrupted_cache_files_are_a_cold_cache(project: Path, damage: str) -> None:
+    import json
+    analyze(project)
+    expected = {p.name: p.read_text() for p in (project / "state" / "images").iterdir()}
+    for path in (project / "cache").glob("*.json"):
+        data = json.loads(path.read_text())
+        if damage == "garbage":
+            path.write_text("{not json")
+        elif damage == "deep":
+            path.write_text("[" * 100_000 + "]" * 100_000)
+        else:  # right version, wrong content
+            data["data"] = {key: {"include": 1, "summary": []} if "runs" in path.name else ["x"]
+                            for key in data["data"]}
+            path.write_text(json.dumps(data))
+    (project / "state" / "images" / STATE_A).unlink()
+    result = analyze(project)
+    assert not result.partial  # type: ignore[attr-defined]
+    assert {p.name: p.read_text() for p in (project / "state" / "images").iterdir()} == expected
