@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -18,7 +19,10 @@ from analyzer.visual.graphdot import short_digest
 
 
 def _when(text: str | None) -> str:
-    return (text or "—").replace("T", " ").removesuffix(":00Z").removesuffix("Z")
+    """An ISO time for people: to the minute, UTC (`2026-11-23 06:00`)."""
+    if not text:
+        return "—"
+    return f"{datetime.fromisoformat(text.replace('Z', '+00:00')):%Y-%m-%d %H:%M}"
 
 
 def plan_lines(timeline: Plan) -> list[str]:
