@@ -11,6 +11,7 @@ import click
 
 from analyzer.commands.analyze import STATE_OPTION
 from analyzer.commands.timeopt import AT_OPTION, resolve_at
+from analyzer.config.durations import format_duration
 from analyzer.discovery.reference import InvalidReference, parse_reference
 from analyzer.planning.export import iso, plan_as_dict, what_if
 from analyzer.planning.timeline import Plan, PlanningError, plan, plan_assuming_update
@@ -45,6 +46,9 @@ def plan_lines(timeline: Plan) -> list[str]:
         stale = f"; stale since {_when(iso(image.stale_since))}" if image.stale_since else ""
         manual = "; manual promotion (autoRebuild off)" if not image.auto_rebuild else ""
         lines.append(f"  {image.name:<{width}}  {image.status:<10}  {image.reason}{stale}{manual}")
+        for ref, longer in sorted(image.waits_longer.items()):
+            lines.append(f"  {'':<{width}}  {'':<10}  note: its delay {image.delay_text} is shorter than its "
+                         f"parents'; {ref} digests reach it after {format_duration(longer)}")
     lines += ["", "Cascade (earliest time, parents before children)"]
     if not timeline.cascade:
         lines.append("  nothing to rebuild")

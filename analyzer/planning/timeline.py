@@ -114,6 +114,9 @@ class ImagePlan:
     last_failure: datetime | None
     rebuilds: tuple[Rebuild, ...]
     """Every rebuild the simulation predicts from now on, in time order."""
+    waits_longer: Mapping[str, timedelta] = field(default_factory=dict)
+    """Upstream ref → the delay its parents impose when longer than this image's own: a shorter delay
+    in images.yaml cannot make it rebuild sooner than they do."""
 
     @property
     def next_rebuild(self) -> Rebuild | None:
@@ -390,6 +393,8 @@ def plan(states: Mapping[str, ImageState], at: datetime, graph: DependencyGraph 
                            if (d := _eligible(sim.histories.get(ref, []), image.delay, at))},
             stale_since=stale[name], last_failure=max(failures) if failures else None,
             rebuilds=rebuilds,
+            waits_longer={ref: sim.effective[(name, ref)] for ref in image.closure
+                          if sim.effective[(name, ref)] > image.delay},
         ))
     return Plan(at=at, bases=_bases(states, sim, at), images=tuple(images), cascade=tuple(numbered))
 
