@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from analyzer.config.durations import format_duration, parse_duration
 from analyzer.graph import DependencyGraph, build_graph
-from analyzer.registry.eligibility import eligible_digest
+from analyzer.registry.eligibility import content_key, eligible_digest
 from analyzer.state.model import DigestHistory, DigestRecord, ImageState, dependency_targets
 
 Status = Literal["up-to-date", "eligible", "held", "failed", "blocked", "unknown"]
@@ -114,6 +114,9 @@ class ImagePlan:
     last_failure: datetime | None
     rebuilds: tuple[Rebuild, ...]
     """Every rebuild the simulation predicts from now on, in time order."""
+    waits_longer: Mapping[str, timedelta] = field(default_factory=dict)
+    """Upstream ref → the delay its parents impose when longer than this image's own: a shorter delay
+    in images.yaml cannot make it rebuild sooner than they do."""
 
     @property
     def next_rebuild(self) -> Rebuild | None:
@@ -222,6 +225,8 @@ class _Image:
     parents: tuple[str, ...]
     closure: tuple[str, ...]
     built_on: dict[str, str]
+    platforms: tuple[str, ...] = ()
+    """Platforms the image is built for; empty: every platform matters."""
     built_at: dict[str, dict[str, datetime]] = field(default_factory=dict)
     """External ref → digest → when this image was first built on it (real or predicted)."""
     failed: dict[str, str] | None = None
@@ -239,6 +244,7 @@ class _Simulation:
         self.histories = {ref: _history(states, ref) for ref in refs}
         self.rank = {ref: {r.digest: i for i, r in enumerate(h)} for ref, h in self.histories.items()}
         self.first_seen = {ref: {r.digest: r.first_seen for r in h} for ref, h in self.histories.items()}
+        self.records = {ref: {r.digest: r for r in h} for ref, h in self.histories.items()}
         self.images = {name: self._initial(name) for name in self.order}
         self.delays = {name: image.delay for name, image in self.images.items()}
         self.effective = graph.effective_delays(self.delays)
@@ -249,7 +255,8 @@ class _Simulation:
         closure = tuple(sorted(self.graph.external_closure(name)))
         image = _Image(name=name, delay=parse_duration(state.managed.delay),
                        direct=tuple(self.graph.externals.get(name, ())),
-                       parents=tuple(self.graph.parents.get(name, ())), closure=closure, built_on={})
+                       parents=tuple(self.graph.parents.get(name, ())), closure=closure, built_on={},
+                       platforms=tuple(state.managed.platforms))
         for record in sorted(state.rebuilds, key=lambda r: r.at):
             if record.outcome == "succeeded":
                 image.failed, image.failed_at = None, None
@@ -259,6 +266,14 @@ class _Simulation:
             else:
                 image.failed, image.failed_at = dict(record.base_digests), record.at
         return image
+
+    def relevant(self, image: _Image, ref: str, digest: str, than: str | None) -> bool:
+        """Whether `digest` changes what `image` gets from `ref` on its platforms, compared with `than`
+        (the rule the gate applies: a change to arm64 only is not an update for an amd64-only image)."""
+        new, old = self.records.get(ref, {}).get(digest), self.records.get(ref, {}).get(than or "")
+        if new is None or old is None:
+            return True
+        return content_key(new, image.platforms) != content_key(old, image.platforms)
 
     def newer(self, ref: str, digest: str | None, than: str | None) -> bool:
         if digest is None:
@@ -291,7 +306,8 @@ class _Simulation:
         for name in self.order:
             image = self.images[name]
             target = {ref: cand for ref in image.closure if (cand := self.candidate(image, ref, t))}
-            changed = tuple(ref for ref, d in target.items() if self.newer(ref, d, image.built_on.get(ref)))
+            changed = tuple(ref for ref, d in target.items() if self.newer(ref, d, image.built_on.get(ref))
+                            and self.relevant(image, ref, d, image.built_on.get(ref)))
             if not changed:
                 continue
             onto = {**image.built_on, **{ref: target[ref] for ref in changed}}
@@ -377,6 +393,8 @@ def plan(states: Mapping[str, ImageState], at: datetime, graph: DependencyGraph 
                            if (d := _eligible(sim.histories.get(ref, []), image.delay, at))},
             stale_since=stale[name], last_failure=max(failures) if failures else None,
             rebuilds=rebuilds,
+            waits_longer={ref: sim.effective[(name, ref)] for ref in image.closure
+                          if sim.effective[(name, ref)] > image.delay},
         ))
     return Plan(at=at, bases=_bases(states, sim, at), images=tuple(images), cascade=tuple(numbered))
 

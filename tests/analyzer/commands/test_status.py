@@ -1,6 +1,9 @@
 """`image-factory status`: eligibility under the delay, from state files built with the models."""
 
 import json
+import shutil
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -126,9 +129,27 @@ def test_image_without_a_tracked_base_says_why() -> None:
     result = CliRunner().invoke(cli, ["status", "--state", str(root / "state"), "--at", T0.isoformat()])
     assert result.exit_code == 0
     block = result.output.split("web-docs (registry.example.com/web/docs:main), delay 168h\n", 1)[1]
-    assert block.startswith("  no tracked base: nothing can trigger a rebuild\n"
+    assert block.startswith("  verdict: unknown: no tracked base (unresolved or pinned by digest)\n"
                             "  unresolved FROM ${DOCS_BASE} (docs/Dockerfile:3): ${DOCS_BASE} expands to blank: "
                             "ARG DOCS_BASE has no default and no build arg")
     data = json.loads(CliRunner().invoke(cli, ["status", "--state", str(root / "state"), "--json"]).output)
     docs = next(i for i in data["images"] if i["name"] == "web-docs")
     assert docs["bases"] == [] and docs["unresolved"][0]["line"] == 3
+
+
+def test_status_and_plan_give_one_verdict(tmp_path: Path) -> None:
+    """The example fleet with the demo history: every image's status verdict is the plan's."""
+    root = Path(__file__).resolve().parents[3]
+    state = tmp_path / "state"
+    shutil.copytree(root / "state", state)
+    subprocess.run([sys.executable, str(root / "examples" / "demo_history.py"), str(state)], check=True,
+                   capture_output=True, cwd=root)
+    at = "2026-11-20T09:00:00Z"
+    status = json.loads(CliRunner().invoke(cli, ["status", "--state", str(state), "--at", at, "--json"]).output)
+    planned = json.loads(CliRunner().invoke(cli, ["plan", "--state", str(state), "--at", at, "--json"]).output)
+    verdicts = {i["name"]: i["verdict"]["status"] for i in status["images"]}
+    assert verdicts == {i["name"]: i["status"] for i in planned["images"]}
+    assert set(verdicts.values()) >= {"eligible", "held", "failed", "unknown"}
+    worker = next(i for i in status["images"] if i["name"] == "payments-worker")
+    assert {b["ref"]: b["verdict"] for b in worker["bases"]}["registry.example.com/platform/base-python:3.12"] \
+        == "managed"

@@ -257,3 +257,6 @@ def test_own_delay_holds_through_parents(delays: tuple[str, str, str], expected_
     assert [result.image(n).rebuilds[0].at for n in ("base-python", "ml-runtime", "worker")] == [
         T0 + d * DAY for d in expected_days]
     assert [(g.delay_text, g.users) for g in result.base(PY).gates] == gates
+    waits = {n: dict(result.image(n).waits_longer) for n in ("base-python", "ml-runtime", "worker")}
+    assert waits == {n: ({PY: DAY * days} if days * DAY > timedelta(hours=int(d[:-1])) else {})
+                     for n, d, days in zip(("base-python", "ml-runtime", "worker"), delays, expected_days, strict=True)}
