@@ -237,8 +237,11 @@ def _state_lock(state_dir: Path) -> Iterator[None]:
     """One `analyze` at a time per state directory, across processes: a second run waits, then sees the
     first one's result. The lock is a flock on the folder holding the state directory (nothing is added to
     the git-tracked tree, and nothing is created before the input is known to be valid)."""
+    folder = state_dir.absolute().parent
+    while not folder.exists() and folder != folder.parent:  # `--state new/dir/state`: lock what exists
+        folder = folder.parent
     try:
-        fd = os.open(state_dir.absolute().parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     except OSError as exc:
         raise InputError.single(state_dir, f"cannot use the state directory: {exc.strerror or exc}") from None
     try:

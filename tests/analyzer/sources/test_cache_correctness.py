@@ -215,3 +215,9 @@ def test_corrupted_cache_files_are_a_cold_cache(project: Path, damage: str) -> N
     result = analyze(project)
     assert not result.partial  # type: ignore[attr-defined]
     assert {p.name: p.read_text() for p in (project / "state" / "images").iterdir()} == expected
+
+
+def test_state_folder_under_a_new_directory_is_created(project: Path) -> None:
+    result = run_analyze(project / "images.yaml", project / "new" / "deeper" / "state", project / "cache")
+    assert not result.partial
+    assert (project / "new" / "deeper" / "state" / "images" / STATE_A).is_file()
