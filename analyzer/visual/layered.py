@@ -1,10 +1,11 @@
-"""The fleet picture as SVG without Graphviz: a small layered layout in pure Python (pure: picture in, text out).
+"""The fleet picture as SVG without Graphviz: a small layered layout in pure Python (picture in, text out).
 
 Used when `dot` is not installed, so the graph is always drawn. Bases on the left, each image one column
-right of its furthest parent; within a column, nodes are ordered by the average row of their
-neighbours (barycentre sweeps left to right and back), which keeps a fleet graph's few crossings readable. Same vocabulary as the
-Graphviz picture: ellipses for bases, rounded boxes for managed images with their status in words,
-double border for stale, octagon for failed, dashed for blocked; `node_…` ids and a <title> per node.
+right of its furthest parent; within a column, nodes are ordered by the average row of their neighbours
+(barycentre sweeps left to right and back), which keeps a fleet graph's few crossings readable. Same
+vocabulary as the Graphviz picture: ellipses for bases, rounded boxes for managed images with their
+status in words, double border for stale, octagon for failed, dashed for blocked; `node_…` ids and a
+<title> per node.
 """
 
 from __future__ import annotations
