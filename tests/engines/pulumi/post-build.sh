@@ -7,20 +7,22 @@
 #   terraform-mapping.json it does ship. So: a writable copy of the module zip, generate, build there with the
 #   module's own go.mod (its pins and replaces), except its `sdk/v4 => ../sdk` replace, which points outside
 #   the module: that becomes the sdk/v4 version the module requires.
-# - pulumi-analyzer-policy-python: the shim the CLI runs a Python policy pack with when no
-#   pulumi-language-python plugin is present (`python -u -m pulumi.policy ENGINE .` in the pack's virtualenv).
-#   It is a script shipped in the sdk/v3 Go module up to v3.220.0.
+# - pulumi-language-python-exec: the script the Python language host runs programs with, from the sdk/v3
+#   module at the version the CLI is built with (go.mod), beside the other binaries.
+#
+# pulumi-language-python itself (its own Go module) is not served by the module proxy: see
+# tests/support/pulumi_langhost.py and docs/pulumi.md.
 #
 # The versions are pinned here (this file is part of the engine's cache key). Only these versions are served
 # by the module proxy the machines use; docs/pulumi.md says how they relate to requirements.txt.
 set -euo pipefail
 bin="$1"
+here="$(pwd)"
 
 K8S_MODULE=github.com/pulumi/pulumi-kubernetes/provider/v4
 # Commit f47bc2d6f199 of pulumi-kubernetes (2026-01-15 03:34:56 UTC), the build published as 4.25.0a1768448096.
 K8S_VERSION=v4.0.0-20260115033456-f47bc2d6f199
 K8S_STAMP=4.25.0-alpha.1768448096+f47bc2d6
-SHIM_SDK_VERSION=v3.220.0
 
 moddir() { (cd "$work" && go mod download -json "$1@$2") | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p'; }
 
@@ -41,5 +43,6 @@ CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath \
   -ldflags "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$K8S_STAMP" \
   -o "$bin/pulumi-resource-kubernetes" ./cmd/pulumi-resource-kubernetes
 
-shim="$(moddir github.com/pulumi/pulumi/sdk/v3 "$SHIM_SDK_VERSION")/python/dist/pulumi-analyzer-policy-python"
-install -m 0755 "$shim" "$bin/pulumi-analyzer-policy-python"
+cd "$here"
+sdk_v3="$(go list -m -f '{{.Version}}' github.com/pulumi/pulumi/sdk/v3)"
+install -m 0755 "$(moddir github.com/pulumi/pulumi/sdk/v3 "$sdk_v3")/python/cmd/pulumi-language-python-exec" "$bin/"
