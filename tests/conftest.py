@@ -1,6 +1,7 @@
 """Process-wide test setup. Pulumi mocks are global and module imports are cached, so they are set once,
 here, before any test imports the Pulumi program (pulumi-python-facts §2, pitfalls 1–3): not in preview
-mode, and the mock echoes inputs back as outputs (plus `api_version`, which CustomResource reads)."""
+mode, and the mock echoes the inputs back as outputs, which is what the real engine returns for the program's
+resources (apiVersion, kind, metadata, spec; tests/infra/test_cli.py checks it on a real `pulumi up`)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ STACK_CONFIG = ROOT / "Pulumi.prod.yaml"
 
 
 class EchoMocks(pulumi.runtime.Mocks):
-    """Every registration is recorded; outputs are the inputs."""
+    """Every registration is recorded; outputs are the inputs (nothing added: the real engine adds nothing
+    the program reads)."""
 
     def __init__(self) -> None:
         self.created: list[pulumi.runtime.MockResourceArgs] = []
@@ -25,8 +27,6 @@ class EchoMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
         self.created.append(args)
         state = dict(args.inputs)
-        if "apiVersion" in state:
-            state["api_version"] = state["apiVersion"]
         metadata = state.get("metadata") or {}
         return f"{metadata.get('namespace', '')}/{metadata.get('name', args.name)}", state
 

@@ -31,7 +31,7 @@ venv/bin/pip install -q --disable-pip-version-check -r requirements.txt -e .
 
 # Real engines, built from Go modules (tests/engines/*), cached under .cache/engines by their pins:
 # a cold build happens once per machine and pin change, a warm run only finds the binaries.
-ENGINES=(kargo-eval)
+ENGINES=(kargo-eval pulumi)
 echo "engines: ${ENGINES[*]}"
 bash tests/engines/build.sh "${ENGINES[@]}"
 

@@ -93,22 +93,66 @@ def test_preview_with_the_pack_fails_on_the_bad_fleet_exactly_as_check(tmp_path:
         assert rule in result.stdout and f"{kind.lower()}-{name}" in result.stdout
 
 
-def _documents(folder: Path) -> list[dict[str, Any]]:
+def _documents(folder: Path) -> dict[str, dict[str, Any]]:
+    """`Kind/name` → manifest, of every YAML document under folder."""
     docs = [doc for path in sorted(folder.rglob("*.yaml")) for doc in yaml.safe_load_all(path.read_text()) if doc]
-    return sorted(docs, key=lambda d: (d["kind"], d["metadata"]["name"]))
+    return {f"{doc['kind']}/{doc['metadata']['name']}": doc for doc in docs}
 
 
-def test_gitops_up_writes_the_manifests_render_writes(tmp_path: Path, policy_pack: Path) -> None:
+def _render(project: Path, out: Path) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """`image-factory render` of the project: its manifests and its summary (`--json`)."""
+    proc = subprocess.run([str(IMAGE_FACTORY), "render", "--stack-config", "Pulumi.prod.yaml", "--out", str(out),
+                           "--json"], cwd=project, check=True, capture_output=True, text=True)
+    summary = json.loads(proc.stdout[:proc.stdout.rindex("}") + 1])
+    return _documents(out), summary
+
+
+def _changed(steps: dict[str, str]) -> dict[str, str]:
+    """`Kind/name` → operation of every Kubernetes object a Pulumi update did not leave as it was."""
+    return {_object(urn): op for urn, op in steps.items() if op != "same" and "::kubernetes:" in urn}
+
+
+def _object(urn: str) -> str:
+    kind = urn.split("::")[-2].rsplit(":", 1)[-1]
+    return f"{kind}/{urn.split('::')[-1].removeprefix(kind.lower() + '-')}"
+
+
+def test_gitops_up_writes_what_render_writes_then_updates_only_what_a_fleet_change_touches(
+        tmp_path: Path, policy_pack: Path) -> None:
     cli = _pulumi(tmp_path)
-    up = cli.program("up", "--yes", "--policy-pack", str(policy_pack), "--policy-pack-config",
-                     "policy/config.json")
-    assert up.policy_violations() == []
+    pack = ["--policy-pack", str(policy_pack), "--policy-pack-config", "policy/config.json"]
+    first = cli.program("up", "--yes", *pack)
+    assert first.policy_violations() == []
     written = cli.project / "rendered"
     # The provider's layout: 0-crd/ (CustomResourceDefinitions: none here) and 1-manifest/ (everything else).
     assert sorted(p.name for p in written.iterdir()) == ["0-crd", "1-manifest"]
     assert list((written / "0-crd").iterdir()) == []
+    rendered, summary = _render(cli.project, tmp_path / "render-1")
+    assert _documents(written) == rendered  # the same objects, field for field: Pulumi adds nothing
+    assert set(_changed(first.steps()).values()) == {"create"} and len(_changed(first.steps())) == len(rendered)
 
-    out = tmp_path / "render"
-    subprocess.run([str(IMAGE_FACTORY), "render", "--stack-config", "Pulumi.prod.yaml", "--out", str(out)],
-                   cwd=cli.project, check=True, capture_output=True)
-    assert _documents(written) == _documents(out)
+    # What the engine returns for a resource is its inputs (the mocks in tests/conftest.py echo them).
+    state = json.loads(cli.run("stack", "export").stdout)["deployment"]["resources"]
+    stage = next(r for r in state if r["type"] == "kubernetes:kargo.akuity.io/v1alpha1:Stage")
+    assert {k: v for k, v in stage["outputs"].items() if not k.startswith("__")} == stage["inputs"]
+    assert sorted(stage["inputs"]) == ["apiVersion", "kind", "metadata", "spec"]
+
+    # Stack outputs: render's summary plus `status`, as README documents.
+    outputs = json.loads(cli.run("stack", "output", "--json").stdout)
+    assert {k: v for k, v in outputs.items() if k != "status"} == summary
+    assert outputs["status"]["managed"] == len(summary["rebuildStages"]) + len(summary["unbuildable"])
+
+    second = cli.program("up", "--yes", *pack)
+    assert _changed(second.steps()) == {}, second.describe()
+
+    # A fleet change: base-python's rebuild workflow. Exactly the objects whose manifests render changes.
+    fleet = cli.project / "images.yaml"
+    fleet.write_text(fleet.read_text().replace("workflow: build-base-python.yml",
+                                               "workflow: build-base-python-v2.yml"))
+    after, _ = _render(cli.project, tmp_path / "render-2")
+    touched = {key for key in rendered.keys() | after.keys() if rendered.get(key) != after.get(key)}
+    assert touched, "the fleet change changed nothing in render"
+    third = cli.program("up", "--yes", *pack)
+    assert set(_changed(third.steps())) == touched, third.describe()
+    assert set(_changed(third.steps()).values()) == {"update"}
+    assert _documents(written) == after
