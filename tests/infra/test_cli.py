@@ -156,3 +156,22 @@ def test_gitops_up_writes_what_render_writes_then_updates_only_what_a_fleet_chan
     assert set(_changed(third.steps())) == touched, third.describe()
     assert set(_changed(third.steps()).values()) == {"update"}
     assert _documents(written) == after
+
+
+def test_up_with_the_pack_changes_nothing_on_the_bad_fleet_unless_the_preview_is_skipped(
+        tmp_path: Path, policy_pack: Path) -> None:
+    """`up` runs a preview first, and the pack stops it there; `up --skip-preview` (what pulumi/actions runs
+    for `command: up`) applies resources until the first one that violates, then stops part-way."""
+    cli = _pulumi(tmp_path, fleet=BAD_FLEET)
+    pack = ["--policy-pack", str(policy_pack), "--policy-pack-config", "policy/config.json"]
+    up = cli.program("up", "--yes", *pack, check=False)
+    assert up.returncode != 0
+    assert not (cli.project / "rendered").exists(), up.describe()
+    assert json.loads(cli.run("stack", "export").stdout)["deployment"].get("resources") is None
+
+    skipped = cli.program("up", "--yes", "--skip-preview", *pack, check=False)
+    assert skipped.returncode != 0
+    written = _documents(cli.project / "rendered")
+    assert written, skipped.describe()  # applied before the violation stopped the update
+    reported = {resource for _, _, resource, _ in skipped.policy_violations()}
+    assert reported and not reported & set(written)  # the violating resources themselves were not applied
