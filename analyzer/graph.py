@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from graphlib import CycleError, TopologicalSorter
 
 
@@ -74,6 +75,26 @@ class DependencyGraph:
         for ancestor in self.ancestors(name):
             refs.update(self.externals.get(ancestor, ()))
         return refs
+
+    def effective_delays(self, delays: Mapping[str, timedelta]) -> dict[tuple[str, str], timedelta]:
+        """(image, upstream ref) → the minimum age of that upstream's digest when the image is rebuilt onto
+        it: the longest delay on any path, the image's own included (it cannot be rebuilt sooner than its
+        parents, and its own delay holds even for a base it reaches only through them)."""
+        out: dict[tuple[str, str], timedelta] = {}
+        for name in self.topological_order():
+            for ref in self.external_closure(name):
+                inherited = [out[(p, ref)] for p in self.parents.get(name, ()) if (p, ref) in out]
+                out[(name, ref)] = max([delays[name], *inherited])
+        return out
+
+    def gates_own_delay(self, name: str, ref: str, delays: Mapping[str, timedelta],
+                        effective: Mapping[tuple[str, str], timedelta]) -> bool:
+        """Whether `name` needs a soak gate at its own delay for `ref`: it uses `ref` directly, or its
+        delay outlasts what every parent bringing `ref` already waited."""
+        if ref in self.externals.get(name, ()):
+            return True
+        inherited = [effective[(p, ref)] for p in self.parents.get(name, ()) if (p, ref) in effective]
+        return bool(inherited) and delays[name] > max(inherited)
 
 
 def build_graph(uses: Mapping[str, Iterable[tuple[str, bool]]]) -> DependencyGraph:

@@ -1,20 +1,11 @@
 #!/usr/bin/env bash
-# The main job on the bundled example fleet: set up, turn examples/repos/* into git repos, analyze.
+# The main job on the bundled example fleet, on a fresh Debian machine: install what it needs, then run
+# examples/demo.py (a local registry with the fleet's upstream images, the real analyze → refresh →
+# status/plan → graph → render → check → report flow, and an upstream tag that moves). Report: report/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-if [ ! -x venv/bin/python ]; then python3 -m venv venv; fi
-venv/bin/pip install -q --disable-pip-version-check -r requirements.txt -e .
-
+source .ci/setup.sh
+install_apt git docker-registry graphviz
+install_venv
 venv/bin/python examples/make_repos.py
-echo "== analyze: images.yaml + Dockerfiles -> state/"
-venv/bin/image-factory analyze --cache .cache/git
-echo "== dependency graph"
-venv/bin/image-factory graph
-echo "== render: images.yaml + state/ -> Kargo manifests in rendered/"
-venv/bin/image-factory render --out rendered
-echo "== check: policy rules over the rendered resources"
-venv/bin/image-factory check --policy-config policy/config.json
-echo "== report: a static status page"
-venv/bin/image-factory report --out report
-echo "open report/index.html (no server needed)"
+exec venv/bin/python examples/demo.py "$@"

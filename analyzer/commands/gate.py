@@ -12,11 +12,16 @@ import click
 
 from analyzer.config.durations import parse_duration
 from analyzer.discovery.reference import InvalidReference, parse_reference
+from analyzer.kargo.conventions import JOB_EXIT_INVALID, JOB_EXIT_REFUSED
 from analyzer.runtime.firstseen import KubernetesFreightSource
-from analyzer.runtime.gate import GateIO, GateRequest, run_gate
+from analyzer.runtime.gate import GateIO, GateRequest, GateVerdict, run_gate
 from analyzer.runtime.gitstate import StateRepoError
 from analyzer.runtime.jobsetup import job_options, logger, registry_client, state_access, utcnow
 from analyzer.runtime.signature import ENV_KEYS_DIR
+
+EXIT_CODES: dict[GateVerdict, int] = {"vetted": 0, "retry": 1, "misconfigured": JOB_EXIT_INVALID,
+                                     "refused": JOB_EXIT_REFUSED, "skipped": JOB_EXIT_REFUSED}
+"""1 is what a crash exits with too: the Job retries those pods; 2 and 3 fail the Job at once."""
 
 
 def default_key(warehouse: str) -> Path | None:
@@ -34,24 +39,30 @@ def default_key(warehouse: str) -> Path | None:
 @click.option("--cosign-key", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
               help=f"PEM public key to verify the digest's cosign signature with "
                    f"(default: ${ENV_KEYS_DIR}/<warehouse>.pub when present; otherwise not checked).")
+@click.option("--retry-for", default="30m", show_default=True,
+              help="After the soak, keep re-checking this long while a registry outage gets in the way.")
 @job_options
 def command(warehouse: str, repository: str, tag: str, digest: str, delay: str, cosign_key: Path | None,
-            state_repo: str | None, state_branch: str, state_path: str, state_dir: Path | None,
+            retry_for: str, state_repo: str | None, state_branch: str, state_path: str, state_dir: Path | None,
             config_path: Path | None) -> None:
-    """Hold DIGEST until its first-seen time + DELAY, then vet it (exit 0) or say why not (exit 1).
+    """Hold DIGEST until its first-seen time + DELAY, then vet it (exit 0) or say why not.
 
     First seen = the Freight's discovery time (in-cluster) or the state history. The wait is the
     *remaining* time, so a restarted pod resumes. Then the digest must still resolve, and change a
     platform the dependents build; on success `vetted_at` is recorded in the base's state history.
+    A digest superseded by a newer digest of the tag that also clears is SKIPPED (recorded too).
+
+    Exit codes: 0 vetted; 3 refused or skipped (definitive); 2 invalid argument or missing/wrong setting;
+    1 an outage (registry, state repository) got in the way: worth retrying the pod.
     """
     log = logger("gate")
     try:
         request = GateRequest(warehouse, repository, tag, digest, parse_duration(delay),
-                              cosign_key or default_key(warehouse))
+                              cosign_key or default_key(warehouse), parse_duration(retry_for))
         parse_reference(f"{request.ref}@{digest}")
     except (ValueError, InvalidReference) as exc:
         log(f"FAILED: invalid argument: {exc}")
-        sys.exit(2)
+        sys.exit(JOB_EXIT_INVALID)
     try:
         with registry_client(config_path) as registry, tempfile.TemporaryDirectory(prefix="image-factory-") as tmp:
             state = state_access("gate", state_repo, state_branch, state_path, state_dir, Path(tmp) / "state")
@@ -60,5 +71,6 @@ def command(warehouse: str, repository: str, tag: str, digest: str, delay: str, 
     except StateRepoError as exc:
         log(f"FAILED: {exc}")
         sys.exit(1)
-    log(("PASSED: " if outcome.passed else "FAILED: ") + outcome.reason)
-    sys.exit(0 if outcome.passed else 1)
+    label = {"vetted": "PASSED", "skipped": "SKIPPED"}.get(outcome.verdict, "FAILED")
+    log(f"{label}: {outcome.reason}")
+    sys.exit(EXIT_CODES[outcome.verdict])

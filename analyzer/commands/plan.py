@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import click
 
 from analyzer.commands.analyze import STATE_OPTION
 from analyzer.commands.timeopt import AT_OPTION, resolve_at
+from analyzer.config.durations import format_duration
 from analyzer.discovery.reference import InvalidReference, parse_reference
 from analyzer.planning.export import iso, plan_as_dict, what_if
 from analyzer.planning.timeline import Plan, PlanningError, plan, plan_assuming_update
@@ -18,7 +20,10 @@ from analyzer.visual.graphdot import short_digest
 
 
 def _when(text: str | None) -> str:
-    return (text or "—").replace("T", " ").removesuffix(":00Z").removesuffix("Z")
+    """An ISO time for people: to the minute, UTC (`2026-11-23 06:00`)."""
+    if not text:
+        return "—"
+    return f"{datetime.fromisoformat(text.replace('Z', '+00:00')):%Y-%m-%d %H:%M}"
 
 
 def plan_lines(timeline: Plan) -> list[str]:
@@ -41,6 +46,9 @@ def plan_lines(timeline: Plan) -> list[str]:
         stale = f"; stale since {_when(iso(image.stale_since))}" if image.stale_since else ""
         manual = "; manual promotion (autoRebuild off)" if not image.auto_rebuild else ""
         lines.append(f"  {image.name:<{width}}  {image.status:<10}  {image.reason}{stale}{manual}")
+        for ref, longer in sorted(image.waits_longer.items()):
+            lines.append(f"  {'':<{width}}  {'':<10}  note: its delay {image.delay_text} is shorter than its "
+                         f"parents'; {ref} digests reach it after {format_duration(longer)}")
     lines += ["", "Cascade (earliest time, parents before children)"]
     if not timeline.cascade:
         lines.append("  nothing to rebuild")

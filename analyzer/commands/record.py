@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from analyzer.config.durations import format_duration, parse_duration
 from analyzer.discovery.reference import InvalidReference, parse_reference
 from analyzer.runtime.gitstate import Backoff, RecordConflict, StateRemote, StateRepoError, record_to_git
 from analyzer.runtime.records import RebuildAppend, Record, VettedRecord
@@ -95,11 +96,19 @@ def command(ctx: click.Context, remote_url: str | None, branch: str, path: str, 
               help="When the gate passed (default: now, UTC).")
 @click.option("--first-seen", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"]),
               default=None, help="First-seen time, used when the digest is not in the history yet.")
+@click.option("--delay", default=None,
+              help="The gate's delay (e.g. 168h or 7d): also records a per-delay gate entry, which the "
+                   "gate's coalescing counts as this gate's last vet.")
 @click.pass_obj
-def vetted(target: RecordTarget, ref: str, digest: str, at: datetime | None, first_seen: datetime | None) -> None:
+def vetted(target: RecordTarget, ref: str, digest: str, at: datetime | None, first_seen: datetime | None,
+           delay: str | None) -> None:
     """Record that DIGEST of the base REF passed its gate (sets vetted_at in its digest history)."""
+    try:
+        delay_key = format_duration(parse_duration(delay)) if delay else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--delay") from None
     record = VettedRecord(ref=tracked_ref(ref), digest=check_digest(digest), at=utc(at),
-                          first_seen=utc(first_seen) if first_seen else None)
+                          first_seen=utc(first_seen) if first_seen else None, delay=delay_key)
     land(target, [record])
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,10 +12,11 @@ import click
 from analyzer.config.durations import format_duration, parse_duration
 from analyzer.config.loader import load_fleet
 from analyzer.errors import InputError
+from analyzer.planning.timeline import plan
 from analyzer.registry.eligibility import BaseStatus, judge
 from analyzer.registry.refresh import last_successful_rebuild
 from analyzer.runtime.outcome import RebuildSummary, rebuild_summary
-from analyzer.state.model import DigestHistory, ImageState
+from analyzer.state.model import DigestHistory, ImageState, Unresolvable
 from analyzer.state.store import load_states
 
 
@@ -44,7 +45,7 @@ class BaseLine:
     def as_dict(self, now: datetime) -> dict[str, object]:
         status = self.status
         if status is None:
-            return {"ref": self.ref, "kind": self.kind, "verdict": "pinned"}
+            return {"ref": self.ref, "kind": self.kind, "verdict": "pinned" if self.kind == "pinned" else "managed"}
         return {
             "ref": self.ref, "kind": self.kind, "verdict": status.verdict, "builtOn": status.built_on,
             "newest": status.newest.digest if status.newest else None,
@@ -56,6 +57,9 @@ class BaseLine:
 
     def text(self, now: datetime) -> list[str]:
         status = self.status
+        if status is None and self.kind == "managed":
+            return [f"  {self.ref}: managed parent (it is rebuilt by its own Stage; this image follows its "
+                    "rebuilds: see the verdict above)"]
         if status is None:
             return [f"  {self.ref}: pinned"]
         newest = status.newest.digest if status.newest else "-"
@@ -76,11 +80,26 @@ class ImageStatus:
     platforms: list[str]
     bases: list[BaseLine]
     rebuild: RebuildSummary
+    unresolved: list[Unresolvable]
+    verdict: tuple[str, str] | None = None
+    """(status, reason) of the rebuild plan for this image: the same answer `plan` and the report give."""
+    """FROM values discovery could not turn into an image: why an image may have no tracked base."""
 
     def as_dict(self, now: datetime) -> dict[str, object]:
         return {"name": self.name, "ref": self.ref, "delay": format_duration(self.delay),
                 "platforms": self.platforms, "bases": [b.as_dict(now) for b in self.bases],
+                "unresolved": [u.model_dump(mode="json") for u in self.unresolved],
+                "verdict": {"status": self.verdict[0], "reason": self.verdict[1]} if self.verdict else None,
                 "rebuild": self.rebuild.as_dict()}
+
+    def text(self, now: datetime) -> list[str]:
+        lines = [f"{self.name} ({self.ref}), delay {format_duration(self.delay)}"]
+        if self.verdict:
+            lines.append(f"  verdict: {self.verdict[0]}: {self.verdict[1]}")
+        lines += [f"  unresolved FROM {u.value} ({u.dockerfile}:{u.line}): {u.reason}" for u in self.unresolved]
+        for base in self.bases:
+            lines += base.text(now)
+        return lines + self.rebuild.text()
 
 
 def image_status(state: ImageState, states: dict[str, ImageState], now: datetime) -> ImageStatus:
@@ -97,14 +116,16 @@ def image_status(state: ImageState, states: dict[str, ImageState], now: datetime
         if key in seen:
             continue
         seen.add(key)
-        if base.tracked is None:
-            bases.append(BaseLine(base.image, base.kind, None))
+        if base.tracked is None or base.kind == "managed":
+            # a managed parent is not gated by this image's delay: its rebuilds cascade (see the verdict)
+            bases.append(BaseLine(base.tracked or base.image, base.kind, None))
             continue
         history = states[base.tracked].digests if base.tracked in states else DigestHistory()
         built_on = rebuild.base_digests.get(base.tracked) if rebuild else None
         bases.append(BaseLine(base.tracked, base.kind,
                               judge(history, now, delay, state.managed.platforms, built_on)))
-    return ImageStatus(state.name, state.ref, delay, list(state.managed.platforms), bases, rebuild_summary(state))
+    return ImageStatus(state.name, state.ref, delay, list(state.managed.platforms), bases, rebuild_summary(state),
+                       list(state.managed.unresolved))
 
 
 @click.command("status")
@@ -127,17 +148,16 @@ def command(config_path: Path | None, state_dir: Path, at: str | None, as_json: 
         enrolled = [image.ref.tracked for image in fleet.managed()]
         missing = [ref for ref in enrolled if ref not in managed]
         order = [ref for ref in enrolled if ref in managed]
-    images = [image_status(managed[ref], states, now) for ref in order]
+    timeline = plan(states, now)
+    verdicts = {image.name: (image.status, image.reason) for image in timeline.images}
+    images = [replace(image_status(managed[ref], states, now), verdict=verdicts.get(managed[ref].name or ""))
+              for ref in order]
     if as_json:
         click.echo(json.dumps({"at": now.isoformat(), "images": [i.as_dict(now) for i in images],
                                "notAnalyzed": missing}, indent=2))
         return
     for image in images:
-        click.echo(f"{image.name} ({image.ref}), delay {format_duration(image.delay)}")
-        for base in image.bases:
-            for line in base.text(now):
-                click.echo(line)
-        for line in image.rebuild.text():
+        for line in image.text(now):
             click.echo(line)
     for ref in missing:
         click.echo(f"{ref}: enrolled but not analyzed yet (no state file)")

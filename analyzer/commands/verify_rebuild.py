@@ -11,9 +11,10 @@ import click
 
 from analyzer.config.durations import parse_duration
 from analyzer.discovery.reference import InvalidReference, parse_reference
+from analyzer.kargo.conventions import JOB_EXIT_INVALID, JOB_EXIT_REFUSED
 from analyzer.runtime.gitstate import StateRepoError
 from analyzer.runtime.jobsetup import job_options, logger, registry_client, state_access, utcnow
-from analyzer.runtime.verify import VerifyIO, VerifyRequest, parse_base_digests, run_verify
+from analyzer.runtime.verify import VerifyIO, VerifyRequest, VerifySetupError, parse_base_digests, run_verify
 
 
 @click.command("verify-rebuild")
@@ -28,8 +29,10 @@ def command(image: str, ref: str, base_digests: str, timeout: str, interval: str
             state_branch: str, state_path: str, state_dir: Path | None, config_path: Path | None) -> None:
     """Wait (bounded) until REF points to a new digest built on the vetted base digests.
 
-    Records a rebuild record (success or failure) in the image's state; exit 1 on failure or timeout,
-    so Kargo marks the Stage's verification failed and children are not rebuilt on a broken parent.
+    Records a rebuild record (success or failure; one failure per vetted base digest set, however often
+    the job is retried) in the image's state. Exit 3 on failure or timeout (definitive: the Job is not
+    retried), so Kargo marks the Stage's verification failed and children are not rebuilt on a broken
+    parent; 2 on invalid arguments or a missing setting; 1 when the state repository could not be used.
     """
     log = logger("verify-rebuild")
     try:
@@ -37,7 +40,7 @@ def command(image: str, ref: str, base_digests: str, timeout: str, interval: str
                                 parse_duration(timeout), parse_duration(interval))
     except (ValueError, InvalidReference) as exc:
         log(f"FAILED: invalid argument: {exc}")
-        sys.exit(2)
+        sys.exit(JOB_EXIT_INVALID)
     try:
         with registry_client(config_path) as registry, tempfile.TemporaryDirectory(prefix="image-factory-") as tmp:
             state = state_access("verify-rebuild", state_repo, state_branch, state_path, state_dir,
@@ -47,5 +50,8 @@ def command(image: str, ref: str, base_digests: str, timeout: str, interval: str
     except StateRepoError as exc:
         log(f"FAILED: {exc}")
         sys.exit(1)
+    except VerifySetupError as exc:
+        log(f"FAILED: {exc}")
+        sys.exit(JOB_EXIT_INVALID)
     log(("PASSED: " if verdict.ok else "FAILED: ") + verdict.reason)
-    sys.exit(0 if verdict.ok else 1)
+    sys.exit(0 if verdict.ok else JOB_EXIT_REFUSED)

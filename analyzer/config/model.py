@@ -287,7 +287,7 @@ def _registry_host(value: str) -> str:
 
 def _mirror_url(value: str) -> str:
     if not re.match(r"^https?://[^\s@/]+/?$", value):
-        raise ValueError(f"mirror {redact_url(value)!r} must be an http(s) base URL (scheme and host[:port], "
+        raise ValueError(f"{redact_url(value)!r} must be an http(s) base URL (scheme and host[:port], "
                          "no path) without credentials")
     return value.rstrip("/")
 
@@ -301,6 +301,10 @@ class RegistrySettings(StrictModel):
 
     mirror: MirrorUrl | None = None
     """Pull-through cache used for reads by digest; tag freshness is always checked upstream."""
+    endpoint: MirrorUrl | None = None
+    """The API endpoint that serves this registry's repositories under the same paths, used instead of the
+    registry's own host for everything (tags included): an internal proxy or a private copy of it. Kargo's
+    Warehouses still name the registry; configure the same routing for Kargo if it needs it."""
     insecure: bool = False
     """Plain HTTP (localhost and 127.0.0.1 always use it)."""
     requests_per_second: Annotated[float, Field(gt=0, le=1000)] = Field(20.0, alias="requestsPerSecond")

@@ -21,6 +21,7 @@ from typing import Any
 from analyzer.config.durations import format_duration, parse_duration
 from analyzer.config.model import EnrolledImage, Fleet, Trigger
 from analyzer.discovery.reference import parse_reference
+from analyzer.graph import DependencyGraph
 from analyzer.kargo import conventions as cv
 from analyzer.kargo.names import dns_label, ref_slug, unique_names
 from analyzer.kargo.resources import (
@@ -41,6 +42,10 @@ from analyzer.kargo.resources import (
     Metric,
     MetricProvider,
     ObjectMeta,
+    PodFailurePolicy,
+    PodFailurePolicyOnExitCodes,
+    PodFailurePolicyOnPodCondition,
+    PodFailurePolicyRule,
     PodSpec,
     PodTemplate,
     PolicyRule,
@@ -223,20 +228,34 @@ def _meta(settings: Settings, name: str, labels: dict[str, str],
     return ObjectMeta(name=name, namespace=settings.project, labels=labels, annotations=annotations or None)
 
 
+def _pod_failure_policy(container: str) -> PodFailurePolicy:
+    """Evictions, preemptions and node drains (`DisruptionTarget`) do not count against backoffLimit — a
+    week-long soak would otherwise lose its digest to three routine node drains; a definitive verdict
+    (or a missing setting) fails the Job at once; any other failure is retried up to backoffLimit."""
+    return PodFailurePolicy(rules=[
+        PodFailurePolicyRule(action="Ignore", on_pod_conditions=[
+            PodFailurePolicyOnPodCondition(type="DisruptionTarget", status="True")]),
+        PodFailurePolicyRule(action="FailJob", on_exit_codes=PodFailurePolicyOnExitCodes(
+            container_name=container, operator="In", values=list(cv.JOB_FAIL_AT_ONCE))),
+    ])
+
+
 def _job_template(settings: Settings, name: str, role: str, command: str, args: tuple[str, ...],
-                  deadline: timedelta) -> AnalysisTemplate:
+                  deadline: timedelta, backoff_limit: int, options: tuple[str, ...] = ()) -> AnalysisTemplate:
     container = Container(
         name=command, image=settings.analyzer_image, command=["image-factory"],
-        args=[command, *[f"--{arg}={{{{args.{arg}}}}}" for arg in args]],
-        env_from=[EnvFromSource(secret_ref=SecretEnvSource(name=s)) for s in settings.job_secrets] or None,
+        args=[command, *[f"--{arg}={{{{args.{arg}}}}}" for arg in args], *options],
+        env_from=[EnvFromSource(secret_ref=SecretEnvSource(name=s, optional=True))
+                  for s in settings.job_secrets] or None,
         resources=ResourceRequirements(requests=dict(settings.job_resources.requests),
                                        limits=dict(settings.job_resources.limits)),
     )
     job = JobSpec(
-        backoff_limit=settings.job_backoff_limit,
+        backoff_limit=backoff_limit,
         active_deadline_seconds=int(deadline.total_seconds()),
+        pod_failure_policy=_pod_failure_policy(command),
         template=PodTemplate(metadata={"labels": {cv.LABEL_ROLE: role}},
-                             spec=PodSpec(service_account_name=settings.service_account,
+                             spec=PodSpec(restart_policy="Never", service_account_name=settings.service_account,
                                           containers=[container])),
     )
     return AnalysisTemplate(
@@ -434,24 +453,9 @@ class _RebuildPlan:
     expedite: tuple[str, str] | None
 
 
-def _effective_delays(images: Mapping[str, _Managed], closures: Mapping[str, set[str]]
-                     ) -> dict[tuple[str, str], timedelta]:
-    """(image, upstream ref) → the minimum age of that upstream's digest when the image is rebuilt onto it:
-    the longest delay along every path, the image's own included (a child cannot be rebuilt sooner than
-    its parents, and a child with a longer delay waits longer than they do)."""
-    memo: dict[tuple[str, str], timedelta] = {}
-
-    def delay(name: str, ref: str) -> timedelta:
-        if (name, ref) not in memo:
-            image = images[name]
-            memo[(name, ref)] = max([image.delay] + [delay(p, ref) for p in image.parents if ref in closures[p]])
-        return memo[(name, ref)]
-
-    return {(name, ref): delay(name, ref) for name in images for ref in closures[name]}
-
-
 def _plan_rebuild(image: _Managed, closures: Mapping[str, set[str]], origins: Mapping[str, _Origin],
                   rebuild_names: Mapping[str, str], enrolled: Mapping[str, EnrolledImage],
+                  graph: DependencyGraph, delays: Mapping[str, timedelta],
                   effective: Mapping[tuple[str, str], timedelta]) -> _RebuildPlan | None:
     """One requestedFreight per origin in the image's closure: through the soak Stage at the image's delay
     when it uses the base directly, or when its delay is longer than its parents' for that origin (then
@@ -468,8 +472,7 @@ def _plan_rebuild(image: _Managed, closures: Mapping[str, set[str]], origins: Ma
         via_parents = sorted(rebuild_names[p] for p in parents)
         stages: list[str] = []
         direct = False
-        outlasts_parents = bool(parents) and image.delay > max(effective[(p, ref)] for p in parents)
-        if ref in image.direct or outlasts_parents:
+        if graph.gates_own_delay(image.name, ref, delays, effective):
             expedite = _expedite(image.enrolled) or _expedite(enrolled.get(ref))
             if expedite is None:
                 soaks.add((ref, delay))
@@ -521,14 +524,17 @@ def build_project(fleet: Fleet, states: Mapping[str, ImageState] | Iterable[Imag
         origins[ref] = _Origin(ref=ref, name=names[ref], source=source,
                                subscription=_subscription(ref, state.warehouse if state else None, entry))
 
-    effective = _effective_delays(images, closures)
+    graph = DependencyGraph(parents={n: tuple(i.parents) for n, i in images.items()},
+                            externals={n: tuple(sorted(i.direct)) for n, i in images.items()})
+    image_delays = {name: image.delay for name, image in images.items()}
+    effective = graph.effective_delays(image_delays)
     rebuild_names = unique_names({name: dns_label("rebuild", name, key=name) for name in images})
     soak_pairs: set[tuple[str, str]] = set()
     plans: list[_RebuildPlan] = []
     edges: list[dict[str, str]] = []
     for name in sorted(images):
         image = images[name]
-        plan = _plan_rebuild(image, closures, origins, rebuild_names, enrolled, effective)
+        plan = _plan_rebuild(image, closures, origins, rebuild_names, enrolled, graph, image_delays, effective)
         if plan is None:
             continue  # no external base at all (e.g. only pinned or unresolved): nothing can trigger it
         plans.append(plan)
@@ -546,9 +552,11 @@ def build_project(fleet: Fleet, states: Mapping[str, ImageState] | Iterable[Imag
                           auto_promotion_enabled=True)])),
         *_job_identity(settings),
         _job_template(settings, GATE_TEMPLATE, cv.ROLE_GATE, "gate", GATE_ARGS,
-                      max(delays) + settings.gate_deadline_margin),
+                      max(delays) + settings.gate_deadline_margin, settings.job_backoff_limit,
+                      (f"--retry-for={format_duration(settings.gate_deadline_margin / 2)}",)),
         _job_template(settings, VERIFY_TEMPLATE, cv.ROLE_VERIFY, "verify-rebuild", VERIFY_ARGS,
-                      settings.verify_deadline),
+                      settings.verify_deadline, settings.verify_backoff_limit,
+                      (f"--timeout={format_duration(settings.verify_timeout)}",)),
     ]
     objects += [_warehouse(settings, origins[ref]) for ref in sorted(origins)]
     soak_stages = {_soak_name(origins[ref], delay): (origins[ref], delay)

@@ -55,3 +55,14 @@ TRIGGER_INPUT_IMAGE = "image"
 TRIGGER_INPUT_BASE_DIGESTS = RESERVED_TRIGGER_INPUT
 """Inputs of the GitHub `workflow_dispatch` (and keys of the webhook JSON body) a rebuild sends.
 `base-digests` is a comma-separated list of vetted `registry/repository:tag@sha256:…` references."""
+
+JOB_EXIT_REFUSED = 3
+"""Exit code of a gate/verify-rebuild job that reached a definitive verdict against the digest or build
+(gate: refused or skipped; verify: timed out or built on the wrong base). Retrying cannot change it, so
+the rendered `podFailurePolicy` fails the Job at once on it."""
+JOB_EXIT_INVALID = 2
+"""Exit code for invalid arguments or a missing required setting (e.g. no state repository): fails the
+Job at once too, with the reason as the last log line, instead of retrying a pod that cannot work."""
+JOB_FAIL_AT_ONCE = (JOB_EXIT_INVALID, JOB_EXIT_REFUSED)
+"""Any other non-zero exit (a crash, a state-repo push that lost every race, a registry outage) is
+retried by the Job up to its backoffLimit; evicted/preempted pods (`DisruptionTarget`) are not counted."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 KARGO_API_VERSION = "kargo.akuity.io/v1alpha1"
@@ -140,6 +140,9 @@ class Argument(Spec):
 
 class SecretEnvSource(Spec):
     name: str
+    optional: bool | None = None
+    """True: a missing Secret does not block the pod (CreateContainerConfigError until the deadline);
+    the job then reports the missing setting itself and fails fast."""
 
 
 class EnvFromSource(Spec):
@@ -171,10 +174,56 @@ class PodTemplate(Spec):
     spec: PodSpec
 
 
+class PodFailurePolicyOnExitCodes(Spec):
+    container_name: str | None = None
+    operator: Literal["In", "NotIn"]
+    values: list[int] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _no_zero_in(self) -> PodFailurePolicyOnExitCodes:
+        # Kubernetes rejects `In` with 0 (a success is never a failure), and duplicate values.
+        if self.operator == "In" and 0 in self.values:
+            raise ValueError("onExitCodes: operator In must not list exit code 0")
+        if len(set(self.values)) != len(self.values):
+            raise ValueError("onExitCodes: values must be unique")
+        return self
+
+
+class PodFailurePolicyOnPodCondition(Spec):
+    type: str
+    status: Literal["True", "False", "Unknown"] = "True"
+
+
+class PodFailurePolicyRule(Spec):
+    """batch/v1 `podFailurePolicy.rules[]`: exactly one of onExitCodes / onPodConditions."""
+
+    action: Literal["FailJob", "Ignore", "Count", "FailIndex"]
+    on_exit_codes: PodFailurePolicyOnExitCodes | None = None
+    on_pod_conditions: list[PodFailurePolicyOnPodCondition] | None = None
+
+    @model_validator(mode="after")
+    def _one_requirement(self) -> PodFailurePolicyRule:
+        if (self.on_exit_codes is None) == (self.on_pod_conditions is None):
+            raise ValueError("a podFailurePolicy rule needs exactly one of onExitCodes, onPodConditions")
+        return self
+
+
+class PodFailurePolicy(Spec):
+    rules: list[PodFailurePolicyRule] = Field(min_length=1)
+
+
 class JobSpec(Spec):
     backoff_limit: int
     active_deadline_seconds: int
+    pod_failure_policy: PodFailurePolicy | None = None
     template: PodTemplate
+
+    @model_validator(mode="after")
+    def _never_restart_with_policy(self) -> JobSpec:
+        # The API server rejects a podFailurePolicy unless the pod template's restartPolicy is Never.
+        if self.pod_failure_policy is not None and self.template.spec.restart_policy != "Never":
+            raise ValueError("podFailurePolicy requires template.spec.restartPolicy: Never")
+        return self
 
 
 class JobMetric(Spec):

@@ -39,7 +39,10 @@ class Settings(BaseModel):
     service_account: DnsLabel = Field(default="image-factory-jobs", alias="serviceAccount")
     job_secrets: list[SecretName] = Field(
         default_factory=lambda: ["image-factory-registry", "image-factory-state-repo"], alias="jobSecrets")
-    """Secrets whose keys become the analysis jobs' environment (registry and state-repo credentials)."""
+    """Secrets whose keys become the analysis jobs' environment (registry and state-repo credentials).
+    Rendered `optional: true`: a missing Secret must not leave the pod in CreateContainerConfigError until
+    the deadline (two weeks for a soak); the jobs check the settings they need at start and fail at once,
+    naming the missing variable (no state repository), or run anonymously (no registry credentials)."""
     trigger_token_key: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")] = Field(
         default="token", alias="triggerTokenKey")
     """Key, inside each trigger Secret, of the token sent as `Authorization: Bearer …`."""
@@ -50,12 +53,39 @@ class Settings(BaseModel):
     """Consecutive transport errors (DNS, TLS, timeouts) the trigger step tolerates before Kargo fails the
     Promotion; Kargo's default of 1 would drop the rebuild of that digest at the first network blip."""
     job_backoff_limit: Annotated[int, Field(ge=0, le=10)] = Field(default=2, alias="jobBackoffLimit")
-    verify_deadline: Duration = Field(default=timedelta(hours=2), alias="verifyDeadline")
+    """backoffLimit of the gate Job. Evictions and preemptions (`DisruptionTarget`) do not count against it,
+    and a definitive refusal fails the Job at once; it only bounds retries of crashes and outages."""
+    verify_timeout: Duration = Field(default=timedelta(minutes=90), alias="verifyTimeout")
+    """How long one verify-rebuild attempt waits for the rebuilt tag (the command's `--timeout`)."""
+    verify_attempt_margin: Duration = Field(default=timedelta(minutes=10), alias="verifyAttemptMargin")
+    """Per-attempt allowance on top of verifyTimeout: pod scheduling, image pull, state clone and push."""
+    verify_backoff_limit: Annotated[int, Field(ge=0, le=5)] = Field(default=1, alias="verifyBackoffLimit")
+    """Retries of a crashed verify-rebuild pod; the deadline leaves every retry its full time."""
     gate_deadline_margin: Duration = Field(default=timedelta(hours=1), alias="gateDeadlineMargin")
+    """Added to the longest delay for the gate Job's deadline; half of it is the gate's `--retry-for`
+    (re-checking through a registry outage after the soak), so those retries end before the deadline."""
     job_resources: JobResources = Field(default_factory=JobResources, alias="jobResources")
     render_yaml_to_directory: str | None = Field(default=None, alias="renderYamlToDirectory")
     """Pulumi only: render manifests for Argo CD instead of applying them (GitOps mode); relative to infra/,
     the program's working directory. Empty means apply to the cluster."""
+
+    removed_verify_deadline: Any = Field(default=None, alias="verifyDeadline", exclude=True)
+    """Removed key, kept only to say so clearly (the deadline is now derived, see `verify_deadline`)."""
+
+    @field_validator("removed_verify_deadline")
+    @classmethod
+    def _removed_key(cls, value: Any) -> None:
+        if value is not None:
+            raise ValueError("no longer a setting: the verify-rebuild Job's deadline is derived as "
+                             "(verifyBackoffLimit + 1) × (verifyTimeout + verifyAttemptMargin); "
+                             "set verifyTimeout instead")
+        return None
+
+    @property
+    def verify_deadline(self) -> timedelta:
+        """activeDeadlineSeconds of the verify-rebuild Job: every attempt (first and retries) gets its full
+        timeout plus margin, so no retry is cut by the deadline half-way."""
+        return (self.verify_backoff_limit + 1) * (self.verify_timeout + self.verify_attempt_margin)
 
     @field_validator("render_yaml_to_directory")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from analyzer.config.durations import format_duration
 from analyzer.planning.timeline import ASSUMED_DIGEST, Gate, GateDigest, ImagePlan, Plan, Rebuild
 
 
@@ -33,6 +34,7 @@ def _image(i: ImagePlan) -> dict[str, object]:
         "last_built": iso(i.last_built), "built_on": dict(i.built_on), "newest_vetted": dict(i.newest_vetted),
         "last_failure": iso(i.last_failure),
         "next_rebuild": _rebuild(i.next_rebuild) if i.next_rebuild else None,
+        "waits_longer": {ref: format_duration(d) for ref, d in sorted(i.waits_longer.items())},
     }
 
 

@@ -2,7 +2,9 @@
 
 Rules (the same the Kargo pipeline follows):
 
-- A digest of a tracked base *clears* a managed image's gate at `first_seen + delay` (that image's delay).
+- A digest of a tracked base *clears* a managed image's gate at `first_seen + delay` (that image's delay),
+  whether the image uses the base directly or through managed parents: an image is never rebuilt onto an
+  upstream digest younger than its own delay, nor sooner than its parents.
 - The digest a rebuild uses is the newest one known for at least the delay: a tag that moves more often
   than the delay still gets rebuilds, each onto an aged digest (no starvation).
 - A managed image uses a base digest only once it is available on every path to that base: cleared by its
@@ -23,7 +25,7 @@ from typing import Any, Literal
 
 from analyzer.config.durations import format_duration, parse_duration
 from analyzer.graph import DependencyGraph, build_graph
-from analyzer.registry.eligibility import eligible_digest
+from analyzer.registry.eligibility import content_key, eligible_digest
 from analyzer.state.model import DigestHistory, DigestRecord, ImageState, dependency_targets
 
 Status = Literal["up-to-date", "eligible", "held", "failed", "blocked", "unknown"]
@@ -112,6 +114,9 @@ class ImagePlan:
     last_failure: datetime | None
     rebuilds: tuple[Rebuild, ...]
     """Every rebuild the simulation predicts from now on, in time order."""
+    waits_longer: Mapping[str, timedelta] = field(default_factory=dict)
+    """Upstream ref → the delay its parents impose when longer than this image's own: a shorter delay
+    in images.yaml cannot make it rebuild sooner than they do."""
 
     @property
     def next_rebuild(self) -> Rebuild | None:
@@ -220,6 +225,8 @@ class _Image:
     parents: tuple[str, ...]
     closure: tuple[str, ...]
     built_on: dict[str, str]
+    platforms: tuple[str, ...] = ()
+    """Platforms the image is built for; empty: every platform matters."""
     built_at: dict[str, dict[str, datetime]] = field(default_factory=dict)
     """External ref → digest → when this image was first built on it (real or predicted)."""
     failed: dict[str, str] | None = None
@@ -237,7 +244,10 @@ class _Simulation:
         self.histories = {ref: _history(states, ref) for ref in refs}
         self.rank = {ref: {r.digest: i for i, r in enumerate(h)} for ref, h in self.histories.items()}
         self.first_seen = {ref: {r.digest: r.first_seen for r in h} for ref, h in self.histories.items()}
+        self.records = {ref: {r.digest: r for r in h} for ref, h in self.histories.items()}
         self.images = {name: self._initial(name) for name in self.order}
+        self.delays = {name: image.delay for name, image in self.images.items()}
+        self.effective = graph.effective_delays(self.delays)
 
     def _initial(self, name: str) -> _Image:
         state = self.states[name]
@@ -245,7 +255,8 @@ class _Simulation:
         closure = tuple(sorted(self.graph.external_closure(name)))
         image = _Image(name=name, delay=parse_duration(state.managed.delay),
                        direct=tuple(self.graph.externals.get(name, ())),
-                       parents=tuple(self.graph.parents.get(name, ())), closure=closure, built_on={})
+                       parents=tuple(self.graph.parents.get(name, ())), closure=closure, built_on={},
+                       platforms=tuple(state.managed.platforms))
         for record in sorted(state.rebuilds, key=lambda r: r.at):
             if record.outcome == "succeeded":
                 image.failed, image.failed_at = None, None
@@ -256,6 +267,14 @@ class _Simulation:
                 image.failed, image.failed_at = dict(record.base_digests), record.at
         return image
 
+    def relevant(self, image: _Image, ref: str, digest: str, than: str | None) -> bool:
+        """Whether `digest` changes what `image` gets from `ref` on its platforms, compared with `than`
+        (the rule the gate applies: a change to arm64 only is not an update for an amd64-only image)."""
+        new, old = self.records.get(ref, {}).get(digest), self.records.get(ref, {}).get(than or "")
+        if new is None or old is None:
+            return True
+        return content_key(new, image.platforms) != content_key(old, image.platforms)
+
     def newer(self, ref: str, digest: str | None, than: str | None) -> bool:
         if digest is None:
             return False
@@ -265,17 +284,18 @@ class _Simulation:
         return ranks.get(digest, -1) > ranks.get(than, -1)
 
     def available(self, image: _Image, ref: str, t: datetime) -> dict[str, datetime]:
-        """Digests of `ref` that `image` may use at `t` → since when (the latest of all its paths)."""
-        since: dict[str, datetime] | None = None
-        if ref in image.direct:
-            since = {d: seen + image.delay for d, seen in self.first_seen.get(ref, {}).items()
-                     if seen + image.delay <= t}
+        """Digests of `ref` that `image` may use at `t` → since when (the latest of all its paths).
+
+        The image's own delay applies to every upstream digest, direct or through parents (the rendered
+        rebuild Stage requires the soak Stage at its delay whenever that outlasts its parents')."""
+        since: dict[str, datetime] = {
+            d: seen + image.delay for d, seen in self.first_seen.get(ref, {}).items() if seen + image.delay <= t}
         for parent in image.parents:
             if ref not in self.images[parent].closure:
                 continue
             built = {d: when for d, when in self.images[parent].built_at.get(ref, {}).items() if when <= t}
-            since = built if since is None else {d: max(since[d], built[d]) for d in since if d in built}
-        return since or {}
+            since = {d: max(since[d], built[d]) for d in since if d in built}
+        return since
 
     def candidate(self, image: _Image, ref: str, t: datetime) -> str | None:
         ranks = self.rank.get(ref, {})
@@ -286,7 +306,8 @@ class _Simulation:
         for name in self.order:
             image = self.images[name]
             target = {ref: cand for ref in image.closure if (cand := self.candidate(image, ref, t))}
-            changed = tuple(ref for ref, d in target.items() if self.newer(ref, d, image.built_on.get(ref)))
+            changed = tuple(ref for ref, d in target.items() if self.newer(ref, d, image.built_on.get(ref))
+                            and self.relevant(image, ref, d, image.built_on.get(ref)))
             if not changed:
                 continue
             onto = {**image.built_on, **{ref: target[ref] for ref in changed}}
@@ -310,7 +331,7 @@ class _Simulation:
     def event_times(self, at: datetime) -> list[datetime]:
         times = {at}
         for image in self.images.values():
-            for ref in image.direct:
+            for ref in image.closure:
                 times.update(seen + image.delay for seen in self.first_seen.get(ref, {}).values()
                              if seen + image.delay > at)
         return sorted(times)
@@ -372,6 +393,8 @@ def plan(states: Mapping[str, ImageState], at: datetime, graph: DependencyGraph 
                            if (d := _eligible(sim.histories.get(ref, []), image.delay, at))},
             stale_since=stale[name], last_failure=max(failures) if failures else None,
             rebuilds=rebuilds,
+            waits_longer={ref: sim.effective[(name, ref)] for ref in image.closure
+                          if sim.effective[(name, ref)] > image.delay},
         ))
     return Plan(at=at, bases=_bases(states, sim, at), images=tuple(images), cascade=tuple(numbered))
 
@@ -451,7 +474,7 @@ def _bases(states: Mapping[str, ImageState], sim: _Simulation, at: datetime) -> 
         history = _history(states, ref)
         users: dict[timedelta, list[str]] = {}
         for image in sim.images.values():
-            if ref in image.direct:
+            if ref in image.closure and sim.graph.gates_own_delay(image.name, ref, sim.delays, sim.effective):
                 users.setdefault(image.delay, []).append(image.name)
         gates = []
         for delay, names in sorted(users.items()):

@@ -7,6 +7,16 @@ more often than the delay still yields an aged digest to rebuild onto — never 
 Platform-aware: for an image built for `linux/amd64` only, two digests whose amd64 manifests are
 equal are the same thing, so a change that only touches arm64 is not an update for it, and its age
 is that of the first digest carrying the same amd64 manifest.
+
+Coalescing (`coalesce`, used by the soak gate): Kargo verifies a soak Stage's Freight first in, first
+out, so a tag that moves daily would clear one digest — and cascade a fleet-wide rebuild — per day.
+A digest that has soaked is SKIPPED when a newer digest of the same tag, first seen no later than the
+*anchor*, still resolves and is platform-relevant: that newer digest clears the same gate later and
+carries the change. The anchor is the time of the first skip since this (tag, delay) gate last vetted
+a digest, or now when nothing has been skipped since. So once skipping starts at A, only digests first
+seen by A can supersede; the newest of them has no successor in the window and clears by A + delay:
+at most one cascade per stretch of skips, never more than `delay` without a vet once one is due, and
+every digest that clears has soaked its full delay. A skipped digest is never a rebuild target.
 """
 
 from __future__ import annotations
@@ -16,9 +26,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
+from analyzer.config.durations import format_duration
 from analyzer.registry.history import find_record
 from analyzer.registry.manifest import pick_platform
-from analyzer.state.model import DigestHistory, DigestRecord
+from analyzer.state.model import DigestHistory, DigestRecord, GateRecord
 
 Verdict = Literal["unknown", "up-to-date", "rebuild-due", "soaking", "no-build-recorded"]
 
@@ -54,11 +65,106 @@ def _more_recent(history: DigestHistory, record: DigestRecord | None, other: Dig
 
 def eligible_digest(history: DigestHistory, now: datetime, delay: timedelta,
                     platforms: Sequence[str] = ()) -> DigestRecord | None:
-    """The most recently current digest known for at least `delay` at `now`, or None."""
+    """The most recently current digest known for at least `delay` at `now`, or None.
+
+    A digest the gate of this delay skipped (superseded, see `coalesce`) is never the target: the
+    rebuild waits for the digest that superseded it."""
     for record in by_recency(history):
+        if is_skipped(record, delay):
+            continue
         if known_since(history, record, platforms) <= now - delay:
             return record
     return None
+
+
+# --- Coalescing of queued digests (the soak gate's pure rule) ------------------------------------------
+
+def delay_key(delay: timedelta) -> str:
+    """How a delay is written in gate records and soak Stage labels (`168h`)."""
+    return format_duration(delay)
+
+
+def _marks(history: DigestHistory, delay: timedelta, outcome: str) -> list[GateRecord]:
+    key = delay_key(delay)
+    return [mark for record in history.history for mark in record.gates
+            if mark.delay == key and mark.outcome == outcome]
+
+
+def is_skipped(record: DigestRecord, delay: timedelta) -> bool:
+    """Skipped by the gate of `delay` (and not vetted by it since, e.g. after a manual re-verification)."""
+    outcomes = {m.outcome for m in record.gates if m.delay == delay_key(delay)}
+    return outcomes == {"skipped"}
+
+
+def last_vetted(history: DigestHistory, delay: timedelta) -> datetime | None:
+    """When the gate of `delay` last vetted a digest of this tag (records without a delay do not count)."""
+    return max((mark.at for mark in _marks(history, delay, "vetted")), default=None)
+
+
+def coalescing_anchor(history: DigestHistory, delay: timedelta, now: datetime) -> datetime:
+    """The first skip since the last vet of this gate, or `now` when nothing was skipped since."""
+    since = last_vetted(history, delay)
+    skips = [mark.at for mark in _marks(history, delay, "skipped") if since is None or mark.at > since]
+    return min(skips, default=now)
+
+
+def successor_candidates(history: DigestHistory, digest: str, first_seen: datetime, delay: timedelta,
+                         now: datetime) -> list[DigestRecord]:
+    """Newer digests of the tag that may supersede `digest` (first seen after it, by the anchor, not
+    themselves skipped by this gate), newest first: the gate checks them in this order."""
+    anchor = coalescing_anchor(history, delay, now)
+    found = [r for r in history.history
+             if r.digest != digest and first_seen < r.first_seen <= anchor and not is_skipped(r, delay)]
+    return sorted(found, key=lambda r: r.first_seen, reverse=True)
+
+
+@dataclass(frozen=True)
+class Successor:
+    """A newer digest of the same tag as the gate found it (the registry and platform checks are IO)."""
+
+    digest: str
+    first_seen: datetime
+    resolves: bool
+    relevant: bool
+    note: str = ""
+    """What the platform check said (why it cannot supersede, when it does not)."""
+
+
+@dataclass(frozen=True)
+class Coalescing:
+    skip: bool
+    reason: str
+    superseded_by: str | None = None
+
+
+def coalesce(history: DigestHistory, digest: str, first_seen: datetime, delay: timedelta, now: datetime,
+             successors: Sequence[Successor]) -> Coalescing:
+    """Skip `digest` (it has soaked) in favour of a newer digest that also clears? (pure)
+
+    Only successors inside the window of `successor_candidates` count, and only those that still
+    resolve and change a platform a dependent uses; the newest such one supersedes.
+    """
+    own = next((r for r in history.history if r.digest == digest), None)
+    if own is not None and any(m.delay == delay_key(delay) and m.outcome == "vetted" for m in own.gates):
+        return Coalescing(False, "already vetted by this gate")
+    window = {r.digest for r in successor_candidates(history, digest, first_seen, delay, now)}
+    usable = sorted((s for s in successors if s.digest in window and s.resolves and s.relevant),
+                    key=lambda s: s.first_seen, reverse=True)
+    if usable:
+        newer = usable[0]
+        return Coalescing(True, f"superseded by {newer.digest} (first seen {newer.first_seen.isoformat()}), "
+                                f"which clears this gate by {(newer.first_seen + delay).isoformat()}; "
+                                "only the newest digest cascades", newer.digest)
+    rejected = [s for s in successors if s.digest in window]
+    if rejected:
+        notes = "; ".join(f"{s.digest[:19]}: {s.note or 'unusable'}" for s in rejected)
+        return Coalescing(False, f"not coalesced: no newer digest that also clears ({notes})")
+    anchor = coalescing_anchor(history, delay, now)
+    if any(r.first_seen > max(first_seen, anchor) and r.digest != digest for r in history.history):
+        return Coalescing(False, f"not coalesced: the newer digests were first seen after {anchor.isoformat()}; "
+                                 f"waiting for them would leave this gate without a vetted digest for "
+                                 f"more than {delay_key(delay)}")
+    return Coalescing(False, "no newer digest of this tag")
 
 
 @dataclass(frozen=True)

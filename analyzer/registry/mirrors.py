@@ -43,7 +43,7 @@ def upstream_url(registry: str, insecure: bool = False) -> str:
 
 def endpoints_for(registry: str, config: RegistriesConfig) -> Endpoints:
     settings = config.settings_for(registry)
-    return Endpoints(registry, upstream_url(registry, settings.insecure), settings.mirror)
+    return Endpoints(registry, settings.endpoint or upstream_url(registry, settings.insecure), settings.mirror)
 
 
 def registry_of_host(netloc: str) -> str:
@@ -58,6 +58,7 @@ def limits_for_host(config: RegistriesConfig, netloc: str) -> tuple[float, int]:
         settings = config.hosts[registry]
     else:
         settings = next((s for s in config.hosts.values()
-                         if s.mirror and s.mirror.split("://", 1)[1].split("/", 1)[0] == netloc),
+                         if any(url and url.split("://", 1)[1].split("/", 1)[0] == netloc
+                                for url in (s.mirror, s.endpoint))),
                         config.settings_for(registry))
     return settings.requests_per_second, settings.max_concurrent

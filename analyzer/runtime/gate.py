@@ -12,20 +12,25 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
 from analyzer.config.durations import format_duration
-from analyzer.discovery.reference import parse_reference
+from analyzer.discovery.reference import ImageRef, parse_reference
 from analyzer.registry.client import RegistryClient
-from analyzer.registry.errors import RegistryError
+from analyzer.registry.eligibility import Successor, coalesce, delay_key, successor_candidates
+from analyzer.registry.errors import NotFound, RegistryError, Unauthorized
 from analyzer.registry.manifest import index_platforms, pick_platform
 from analyzer.runtime.firstseen import FirstSeenError, FirstSeenSource, history_first_seen
-from analyzer.runtime.records import VettedRecord, state_ref_for
+from analyzer.runtime.records import SkippedRecord, VettedRecord, state_ref_for
 from analyzer.runtime.signature import SignatureKeyError, check_signature
 from analyzer.runtime.stateaccess import StateAccess
 from analyzer.state.model import ImageState
 
 MAX_SLEEP = timedelta(hours=1)
 """Sleep in slices, logging progress, and re-reading the clock after each."""
+RETRY_EVERY = timedelta(minutes=5)
+"""After the soak, an outage (registry 5xx, unreadable platforms) is retried in the pod at this pace for
+`GateRequest.retry_for` before the job gives up with exit 1 (then the Job may retry the pod)."""
 
 
 @dataclass(frozen=True)
@@ -37,16 +42,28 @@ class GateRequest:
     delay: timedelta
     cosign_key: Path | None = None
     """PEM public key the upstream signs with; None: signatures are not checked (and the log says so)."""
+    retry_for: timedelta = timedelta(minutes=30)
+    """How long to keep re-checking after the soak while an outage gets in the way; the template passes
+    half the Job's deadline margin, so the retries end before the deadline."""
 
     @property
     def ref(self) -> str:
         return parse_reference(f"{self.repository}:{self.tag}").tracked
 
 
+GateVerdict = Literal["vetted", "refused", "skipped", "retry", "misconfigured"]
+"""vetted: pass. refused/skipped: a definitive verdict on this digest (retrying cannot change it).
+retry: an outage got in the way (the Job retries the pod). misconfigured: a setting is missing or wrong."""
+
+
 @dataclass(frozen=True)
 class GateOutcome:
-    passed: bool
+    verdict: GateVerdict
     reason: str
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == "vetted"
 
 
 @dataclass(frozen=True)
@@ -183,10 +200,110 @@ def _platforms_from(states: Mapping[str, ImageState], ref: str, io: GateIO) -> C
     return lookup
 
 
+def _registry_outcome(what: str, exc: RegistryError) -> GateOutcome:
+    """A registry failure as a gate verdict: gone is definitive, refused credentials are a setting to fix,
+    anything else (5xx, rate limit, timeouts) is an outage worth a retry of the pod."""
+    if isinstance(exc, NotFound):
+        return GateOutcome("refused", f"{what}: {exc.message}")
+    if isinstance(exc, Unauthorized):
+        return GateOutcome("misconfigured", f"{what}: {exc.message} (registry credentials missing or "
+                                            "insufficient: check the registry Secret in jobSecrets)")
+    return GateOutcome("retry", f"{what}: {exc.message}")
+
+
+def _resolve(parsed: ImageRef, digest: str, io: GateIO) -> GateOutcome | None:
+    """None when `digest` still resolves upstream (HEAD by digest, not a mirror: cheap, not a pull)."""
+    try:
+        head = io.registry.head_tag(dataclasses.replace(parsed, tag=digest))
+    except RegistryError as exc:
+        return _registry_outcome("digest no longer resolves", exc)
+    if head.digest != digest:
+        return GateOutcome("refused", f"registry answered {head.digest} for {digest}")
+    return None
+
+
+def _successors(request: GateRequest, key: str, first_seen: datetime, states: Mapping[str, ImageState],
+                lookup: Callable[[str], Mapping[str, str] | None], dependents: Sequence[DependentBuild],
+                io: GateIO) -> list[Successor]:
+    """Check the coalescing candidates newest first, stopping at the first that supersedes (IO)."""
+    history = states[key].digests
+    parsed = parse_reference(request.ref)
+    found: list[Successor] = []
+    for record in successor_candidates(history, request.digest, first_seen, request.delay, io.now()):
+        gone = _resolve(parsed, record.digest, io)
+        if gone is None and request.cosign_key is not None:  # it would be refused unsigned: cannot supersede
+            signature = check_signature(io.registry, parsed, record.digest, request.cosign_key)
+            if not signature.ok:
+                found.append(Successor(record.digest, record.first_seen, True, False, signature.reason))
+                continue
+        platforms = lookup(record.digest) if gone is None else None
+        relevance = (platform_relevance(record.digest, platforms, dependents) if platforms is not None
+                     else Relevance(False, gone.reason if gone else "platforms unreadable"))
+        found.append(Successor(record.digest, record.first_seen, gone is None, relevance.relevant,
+                               relevance.reason))
+        if gone is None and relevance.relevant:
+            break
+    return found
+
+
+def _coalescible(request: GateRequest, key: str, states: Mapping[str, ImageState]) -> bool:
+    """Only a Warehouse following one mutable tag (Digest strategy) has newer digests of *the same tag*."""
+    state = states.get(key)
+    if state is None or key != request.ref:
+        return False
+    return state.warehouse is None or state.warehouse.image_selection_strategy == "Digest"
+
+
+def _after_soak(request: GateRequest, key: str, first_seen: datetime, states: Mapping[str, ImageState],
+                io: GateIO) -> GateOutcome:
+    """The checks once the digest has soaked, and the record of the verdict (vetted or skipped)."""
+    parsed = parse_reference(request.ref)
+    gone = _resolve(parsed, request.digest, io)
+    if gone is not None:
+        return gone
+    try:
+        signature = check_signature(io.registry, parsed, request.digest, request.cosign_key)
+    except SignatureKeyError as exc:
+        return GateOutcome("misconfigured", f"unusable cosign key: {exc}")
+    if not signature.ok:
+        return GateOutcome("retry" if signature.transient else "refused", signature.reason)
+    io.log(signature.reason)
+    lookup = _platforms_from(states, key, io)
+    platforms = lookup(request.digest)
+    if platforms is None:
+        return GateOutcome("retry", f"cannot read the platforms of {request.digest}")
+    dependents = dependent_builds(key, states, lookup)
+    relevance = platform_relevance(request.digest, platforms, dependents)
+    if not relevance.relevant:
+        return GateOutcome("refused", relevance.reason)
+    if _coalescible(request, key, states):
+        successors = _successors(request, key, first_seen, states, lookup, dependents, io)
+        decision = coalesce(states[key].digests, request.digest, first_seen, request.delay, io.now(), successors)
+        if decision.skip and decision.superseded_by is not None:
+            where = io.state.record([SkippedRecord(ref=key, digest=request.digest, at=io.now(),
+                                                   delay=delay_key(request.delay),
+                                                   superseded_by=decision.superseded_by,
+                                                   reason=decision.reason, first_seen=first_seen)])
+            return GateOutcome("skipped", f"skipped {request.ref}@{request.digest}: {decision.reason}; {where}")
+        io.log(decision.reason)
+    where = io.state.record([VettedRecord(ref=key, digest=request.digest, at=io.now(), first_seen=first_seen,
+                                          platforms=tuple(sorted(platforms.items())),
+                                          delay=delay_key(request.delay))])
+    return GateOutcome("vetted", f"vetted {request.ref}@{request.digest} ({relevance.reason}); {where}")
+
+
 def run_gate(request: GateRequest, io: GateIO) -> GateOutcome:
-    """Wait out the soak, then pass only a digest that still exists and changes a used platform."""
+    """Wait out the soak, then pass only a digest that still exists, changes a used platform and is not
+    superseded by a newer digest of the tag that clears too (coalescing; then SKIPPED and recorded)."""
     states = io.state.load()
     key = state_ref_for(states, request.ref)
+    # Fail before a week-long wait when the registry refuses our credentials or the digest is gone
+    # (an outage here is only logged: the digest is checked again after the wait).
+    preflight = _resolve(parse_reference(request.ref), request.digest, io)
+    if preflight is not None and preflight.verdict == "retry":
+        io.log(f"cannot check the digest yet: {preflight.reason}")
+    elif preflight is not None:
+        return preflight
     first_seen, source = _first_seen(request, key, states, io)
     until = first_seen + request.delay
     left = remaining_wait(first_seen, request.delay, io.now())
@@ -195,28 +312,11 @@ def run_gate(request: GateRequest, io: GateIO) -> GateOutcome:
     if left > timedelta(0):
         _wait(until, io)
         states = io.state.load()  # dependents may have been rebuilt while we waited
-    parsed = parse_reference(request.ref)
-    try:
-        # HEAD the manifest by digest (upstream, not a mirror): cheap, and not counted as a pull.
-        head = io.registry.head_tag(dataclasses.replace(parsed, tag=request.digest))
-    except RegistryError as exc:
-        return GateOutcome(False, f"digest no longer resolves: {exc.message}")
-    if head.digest != request.digest:
-        return GateOutcome(False, f"registry answered {head.digest} for {request.digest}")
-    try:
-        signature = check_signature(io.registry, parsed, request.digest, request.cosign_key)
-    except SignatureKeyError as exc:
-        return GateOutcome(False, f"unusable cosign key: {exc}")
-    if not signature.ok:
-        return GateOutcome(False, signature.reason)
-    io.log(signature.reason)
-    lookup = _platforms_from(states, key, io)
-    platforms = lookup(request.digest)
-    if platforms is None:
-        return GateOutcome(False, f"cannot read the platforms of {request.digest}")
-    relevance = platform_relevance(request.digest, platforms, dependent_builds(key, states, lookup))
-    if not relevance.relevant:
-        return GateOutcome(False, relevance.reason)
-    where = io.state.record([VettedRecord(ref=key, digest=request.digest, at=io.now(),
-                                          first_seen=first_seen, platforms=tuple(sorted(platforms.items())))])
-    return GateOutcome(True, f"vetted {request.ref}@{request.digest} ({relevance.reason}); {where}")
+    give_up = io.now() + request.retry_for
+    while True:
+        outcome = _after_soak(request, key, first_seen, states, io)
+        if outcome.verdict != "retry" or io.now() + RETRY_EVERY > give_up:
+            return outcome
+        io.log(f"{outcome.reason}; checking again in {format_duration(RETRY_EVERY)}")
+        io.sleep(RETRY_EVERY.total_seconds())
+        states = io.state.load()

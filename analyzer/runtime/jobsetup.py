@@ -11,6 +11,7 @@ import click
 
 from analyzer.config.loader import load_fleet
 from analyzer.config.model import RegistriesConfig
+from analyzer.kargo.conventions import JOB_EXIT_INVALID
 from analyzer.registry.client import RegistryClient
 from analyzer.registry.credentials import CredentialStore
 from analyzer.runtime.gitstate import ENV_BRANCH, ENV_PATH, ENV_REPO, StateRemote
@@ -47,8 +48,11 @@ def state_access(job: str, state_repo: str | None, state_branch: str, state_path
     if state_dir is not None:
         return LocalStateAccess(state_dir)
     if not state_repo:
-        click.echo(f"{job}: FAILED: no state: pass --state-repo (or set {ENV_REPO}) or --state DIR", err=True)
-        sys.exit(2)
+        click.echo(f"{job}: FAILED: missing setting {ENV_REPO}: no state repository. In the cluster it comes "
+                   "from a Secret listed in the stack setting jobSecrets (default image-factory-state-repo): "
+                   f"create that Secret with the key {ENV_REPO}. Locally pass --state-repo or --state DIR.",
+                   err=True)
+        sys.exit(JOB_EXIT_INVALID)
     return GitStateAccess(StateRemote(state_repo, state_branch, state_path), workdir, log=logger(job))
 
 

@@ -46,6 +46,8 @@ class SignedLayer:
 class SignatureVerdict:
     ok: bool
     reason: str
+    transient: bool = False
+    """The signature could not be read (registry outage): worth a retry, not a verdict on the digest."""
 
 
 def signature_tag(digest: str) -> str:
@@ -127,5 +129,6 @@ def check_signature(client: RegistryClient, ref: ImageRef, digest: str, key_file
     try:
         layers = read_signatures(client, ref, digest)
     except RegistryError as exc:
-        return SignatureVerdict(False, f"cannot read the signature of {digest}: {exc.message}")
+        return SignatureVerdict(False, f"cannot read the signature of {digest}: {exc.message}",
+                                transient=not isinstance(exc, NotFound))
     return judge_signatures(key, digest, layers)

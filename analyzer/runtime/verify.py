@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from analyzer.discovery.reference import ImageRef, parse_reference
 from analyzer.registry.client import RegistryClient
-from analyzer.registry.errors import RegistryError
+from analyzer.registry.errors import RegistryError, Unauthorized
 from analyzer.registry.manifest import image_manifest, index_platforms, pick_platform
 from analyzer.registry.refresh import last_successful_rebuild
 from analyzer.runtime.records import RebuildAppend, state_ref_for
@@ -61,6 +61,11 @@ class ImageView:
 class Verdict:
     ok: bool
     reason: str
+
+
+class VerifySetupError(Exception):
+    """The job cannot verify anything as configured (the registry refuses its credentials): no rebuild
+    record is written — it says nothing about the build — and the job fails at once (exit 2)."""
 
 
 def parse_base_digests(value: str) -> dict[str, str]:
@@ -198,6 +203,9 @@ def run_verify(request: VerifyRequest, io: VerifyIO) -> Verdict:
     while True:
         try:
             verdict, detail = _check_once(request, previous, platforms, io)
+        except Unauthorized as exc:
+            raise VerifySetupError(f"{exc.message} (registry credentials missing or insufficient: check the "
+                                   "registry Secret in jobSecrets)") from None
         except RegistryError as exc:
             verdict, detail = None, exc.message
         if verdict is not None and verdict.ok:

@@ -88,6 +88,20 @@ class WarehouseState(StateModel):
     discovery_limit: int | None = Field(None, alias="discoveryLimit")
 
 
+class GateRecord(StateModel):
+    """One verdict of the soak gate of one delay (`168h`) on a digest; appended by the gate job.
+
+    `vetted`: the digest cleared (the Stage's freight goes on to rebuild). `skipped`: the digest cleared
+    its soak but a newer digest of the same tag, which also clears, `superseded_by` it, so only the newer
+    one cascades (coalescing, see `analyzer.registry.eligibility.coalesce`)."""
+
+    delay: str
+    at: datetime
+    outcome: Literal["vetted", "skipped"]
+    superseded_by: str | None = None
+    reason: str | None = None
+
+
 class DigestRecord(StateModel):
     """A digest we saw behind a tracked tag; `first_seen` starts the soak clock."""
 
@@ -97,6 +111,9 @@ class DigestRecord(StateModel):
     platforms: dict[str, str] = Field(default_factory=dict)
     """`os/arch[/variant]` → platform manifest digest, for multi-arch tags."""
     vetted_at: datetime | None = None
+    """First time any soak gate vetted this digest (kept for readers of schema 1 files)."""
+    gates: list[GateRecord] = Field(default_factory=list)
+    """Per-delay gate verdicts (vetted, skipped); absent in files written before coalescing."""
 
 
 class DigestHistory(StateModel):

@@ -73,7 +73,7 @@ def _managed_label(image: ImagePlan) -> str:
         lines.append(f"⚠ stale since {image.stale_since:%Y-%m-%d}")
     elif image.next_rebuild is not None and image.status == "held":
         lines.append(f"rebuild {image.next_rebuild.at:%Y-%m-%d %H:%M}")
-    if image.externals:
+    if image.closure:  # its own delay holds for every upstream digest, direct or through parents
         lines.append(f"delay {image.delay_text}")
     return "\n".join(lines)
 
@@ -83,7 +83,7 @@ def fleet_picture(states: Mapping[str, ImageState], plan: Plan) -> FleetPicture:
     nodes = [Node(id=i.name, label=_managed_label(i), kind="managed", status=i.status, stale=i.stale)
              for i in plan.images]
     for base in plan.bases:
-        held = sum(len(g.held) for g in base.gates)
+        held = len({d.digest for g in base.gates for d in g.held})
         lines = [short_ref(base.ref)]
         if held:
             lines.append(f"{held} digest(s) soaking")

@@ -2,13 +2,21 @@
 
 The first call builds (minutes, once per pin change on a machine); later calls only find the binaries.
 A machine without Go cannot run these tests: that is an error, not a skip (CI machines have Go).
+Tools from apt (etcd) and OS features (mount namespaces) skip a test locally but FAIL under `CI=true`,
+because CI installs and has everything these need.
 """
 
 from __future__ import annotations
 
 import functools
+import os
+import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = ROOT / "tests" / "engines" / "build.sh"
@@ -28,3 +36,46 @@ def engine_bin(engine: str) -> Path:
     name, _, folder = result.stdout.strip().rpartition("\n")[-1].partition(" ")
     assert name == engine, result.stdout
     return Path(folder)
+
+
+@dataclass(frozen=True)
+class Engine:
+    """One built engine: its bin folder, and the cache folder build.sh made (with build-seconds)."""
+
+    name: str
+    bin_dir: Path
+
+    @property
+    def folder(self) -> Path:
+        return self.bin_dir.parent
+
+    @property
+    def build_seconds(self) -> int | None:
+        """Cold build time recorded by build.sh when it built this folder."""
+        file = self.folder / "build-seconds"
+        return int(file.read_text().strip()) if file.is_file() else None
+
+    def binary(self, name: str) -> Path:
+        return self.bin_dir / name
+
+
+def engine(name: str) -> Engine:
+    return Engine(name, engine_bin(name))
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def unavailable(message: str) -> NoReturn:
+    """Skip locally; fail in CI (where run.sh installs everything, so a missing piece is a bug)."""
+    if in_ci():
+        pytest.fail(message + " — required in CI")
+    pytest.skip(message)
+
+
+def require_tool(name: str, hint: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        unavailable(f"{name} not found ({hint})")
+    return path

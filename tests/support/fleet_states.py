@@ -40,7 +40,7 @@ class Fleet:
     names: dict[str, str] = field(default_factory=dict)
 
     def managed(self, name: str, *uses: str, delay: str = "168h", via: str = "from",
-                auto_rebuild: bool = True) -> Fleet:
+                auto_rebuild: bool = True, platforms: tuple[str, ...] = ()) -> Fleet:
         """`uses`: external refs (containing '/' or ':') or names of managed images declared before."""
         bases = []
         for line, use in enumerate(uses, start=1):
@@ -60,7 +60,7 @@ class Fleet:
                 source=SourceState(repo="https://git.example.com/platform.git", ref="main",
                                    dockerfile=f"{name}/Dockerfile"),
                 trigger=Trigger(webhook=WebhookTrigger(url=f"https://ci.example.com/{name}")),
-                delay=delay, auto_rebuild=auto_rebuild, bases=bases,
+                delay=delay, auto_rebuild=auto_rebuild, bases=bases, platforms=list(platforms),
                 parents=sorted(u for u in uses if u in self.names)))
         for use in uses:
             if use in self.names and use != name:
@@ -74,10 +74,11 @@ class Fleet:
         self.states.setdefault(ref, ImageState(ref=ref, kind="external"))
         return self
 
-    def seen(self, ref: str, label: str, first_seen: datetime) -> Fleet:
-        """The registry saw a new digest `label` behind `ref` at `first_seen`."""
+    def seen(self, ref: str, label: str, first_seen: datetime, platforms: dict[str, str] | None = None) -> Fleet:
+        """The registry saw a new digest `label` behind `ref` at `first_seen` (platform → manifest label)."""
         state = self.states[ref]
-        record = DigestRecord(digest=digest(label), first_seen=first_seen, last_seen=first_seen)
+        record = DigestRecord(digest=digest(label), first_seen=first_seen, last_seen=first_seen,
+                              platforms={p: digest(m) for p, m in (platforms or {}).items()})
         state.digests = DigestHistory(current=record.digest, history=[*state.digests.history, record])
         return self
 

@@ -1,6 +1,9 @@
 """`image-factory status`: eligibility under the delay, from state files built with the models."""
 
 import json
+import shutil
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -9,6 +12,8 @@ from click.testing import CliRunner
 
 from analyzer.cli import cli
 from analyzer.registry.history import Observation, record_observation
+from analyzer.runtime.records import SkippedRecord
+from analyzer.runtime.stateaccess import LocalStateAccess
 from analyzer.state.model import DigestHistory, RebuildRecord
 from analyzer.state.store import save_state
 from tests.support.states import external_state, managed_state
@@ -104,3 +109,47 @@ def test_invalid_at_is_exit_2(state_dir: Path) -> None:
     result = CliRunner().invoke(cli, ["status", "--state", str(state_dir), "--at", "next tuesday"])
     assert result.exit_code == 2
     assert "invalid time 'next tuesday'" in result.output
+
+
+def test_a_digest_the_gate_skipped_is_not_shown_as_the_rebuild_target(state_dir: Path) -> None:
+    """The 7-day gate coalesced D1 and D2 into D3 (recorded by the gate job): status agrees with it."""
+    records = [SkippedRecord(BASE, digest, T0 + timedelta(days=day), "168h", D3, "superseded by D3")
+               for digest, day in ((D1, 17), (D2, 18))]
+    LocalStateAccess(state_dir).record(records)
+    held = _status(state_dir, T0 + timedelta(days=18, hours=12))["app"]
+    assert (held["eligible"], held["verdict"]) == (D0, "soaking")  # not D1 or D2: they will never cascade
+    assert _status(state_dir, T0 + timedelta(days=19, hours=12))["app"]["eligible"] == D3
+    fresh = _status(state_dir, T0 + timedelta(days=18, hours=12))["fresh"]  # its own 36h gate skipped nothing
+    assert fresh["eligible"] == D3
+
+
+def test_image_without_a_tracked_base_says_why() -> None:
+    """web-docs (the example fleet's committed state): its only FROM is `${DOCS_BASE}` with no value."""
+    root = Path(__file__).resolve().parents[3]
+    result = CliRunner().invoke(cli, ["status", "--state", str(root / "state"), "--at", T0.isoformat()])
+    assert result.exit_code == 0
+    block = result.output.split("web-docs (registry.example.com/web/docs:main), delay 168h\n", 1)[1]
+    assert block.startswith("  verdict: unknown: no tracked base (unresolved or pinned by digest)\n"
+                            "  unresolved FROM ${DOCS_BASE} (docs/Dockerfile:3): ${DOCS_BASE} expands to blank: "
+                            "ARG DOCS_BASE has no default and no build arg")
+    data = json.loads(CliRunner().invoke(cli, ["status", "--state", str(root / "state"), "--json"]).output)
+    docs = next(i for i in data["images"] if i["name"] == "web-docs")
+    assert docs["bases"] == [] and docs["unresolved"][0]["line"] == 3
+
+
+def test_status_and_plan_give_one_verdict(tmp_path: Path) -> None:
+    """The example fleet with the demo history: every image's status verdict is the plan's."""
+    root = Path(__file__).resolve().parents[3]
+    state = tmp_path / "state"
+    shutil.copytree(root / "state", state)
+    subprocess.run([sys.executable, str(root / "examples" / "demo_history.py"), str(state)], check=True,
+                   capture_output=True, cwd=root)
+    at = "2026-11-20T09:00:00Z"
+    status = json.loads(CliRunner().invoke(cli, ["status", "--state", str(state), "--at", at, "--json"]).output)
+    planned = json.loads(CliRunner().invoke(cli, ["plan", "--state", str(state), "--at", at, "--json"]).output)
+    verdicts = {i["name"]: i["verdict"]["status"] for i in status["images"]}
+    assert verdicts == {i["name"]: i["status"] for i in planned["images"]}
+    assert set(verdicts.values()) >= {"eligible", "held", "failed", "unknown"}
+    worker = next(i for i in status["images"] if i["name"] == "payments-worker")
+    assert {b["ref"]: b["verdict"] for b in worker["bases"]}["registry.example.com/platform/base-python:3.12"] \
+        == "managed"

@@ -37,7 +37,7 @@ def test_settings_per_host(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("text", "message"), [
     ("  hosts:\n    docker.io: {mirror: 'https://user:pw@mirror.example.com'}\n",
-     "images.yaml:3: registries.hosts.docker.io.mirror: mirror 'https://***@mirror.example.com'"),
+     "images.yaml:3: registries.hosts.docker.io.mirror: 'https://***@mirror.example.com'"),
     ("  hosts:\n    docker.io: {mirror: 'https://mirror.example.com/v2/proxy'}\n", "no path"),
     ("  hosts:\n    https://ghcr.io: {}\n", "is not a registry host"),
     ("  historyLimit: 1\n", "registries.historyLimit"),

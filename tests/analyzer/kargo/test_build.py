@@ -8,12 +8,25 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from analyzer.config.loader import load_fleet
+from analyzer.errors import InputError
 from analyzer.kargo import conventions as cv
 from analyzer.kargo.build import GraphError, KargoProject, build_project
-from analyzer.kargo.resources import AnalysisTemplate, Stage, Warehouse
-from analyzer.kargo.settings import Settings
+from analyzer.kargo.resources import (
+    AnalysisTemplate,
+    JobSpec,
+    PodFailurePolicy,
+    PodFailurePolicyOnExitCodes,
+    PodFailurePolicyOnPodCondition,
+    PodFailurePolicyRule,
+    PodSpec,
+    PodTemplate,
+    Stage,
+    Warehouse,
+)
+from analyzer.kargo.settings import Settings, settings_from_config
 from analyzer.state.model import ImageState
 from tests.support.kargo_fleet import (
     BASE_NODE,
@@ -230,6 +243,66 @@ def test_analysis_templates_run_the_analyzer_jobs(project: KargoProject) -> None
     assert job.active_deadline_seconds > timedelta(hours=336).total_seconds()  # longest soak delay
     assert job.backoff_limit == 2 and container.resources.limits["memory"] == "512Mi"
     assert verify.spec.metrics[0].provider.job.spec.template.spec.containers[0].args[0] == "verify-rebuild"
+
+
+def test_job_templates_survive_disruptions_and_fail_at_once_on_a_verdict(project: KargoProject) -> None:
+    for name, command in (("gate", "gate"), ("verify-rebuild", "verify-rebuild")):
+        template = project.get("AnalysisTemplate", name)
+        assert isinstance(template, AnalysisTemplate)
+        job = template.spec.metrics[0].provider.job.spec
+        assert job.template.spec.restart_policy == "Never"
+        assert job.pod_failure_policy is not None
+        ignore, fail = job.pod_failure_policy.rules
+        assert ignore.action == "Ignore" and [(c.type, c.status) for c in ignore.on_pod_conditions or []] == [
+            ("DisruptionTarget", "True")]
+        assert fail.action == "FailJob" and fail.on_exit_codes is not None
+        assert fail.on_exit_codes.container_name == command
+        assert fail.on_exit_codes.values == [cv.JOB_EXIT_INVALID, cv.JOB_EXIT_REFUSED]
+        assert 1 not in fail.on_exit_codes.values  # crashes and outages are retried up to backoffLimit
+        (container,) = job.template.spec.containers
+        assert all(e.secret_ref.optional for e in container.env_from or [])
+
+
+def test_verify_deadline_leaves_every_retry_its_full_timeout() -> None:
+    settings = Settings(verifyTimeout="45m", verifyAttemptMargin="5m", verifyBackoffLimit=2)
+    template = build_project(example_fleet(), example_states(), settings).get("AnalysisTemplate", "verify-rebuild")
+    assert isinstance(template, AnalysisTemplate)
+    job = template.spec.metrics[0].provider.job.spec
+    (container,) = job.template.spec.containers
+    assert "--timeout=45m" in container.args  # the command's timeout comes from the same setting
+    assert job.backoff_limit == 2
+    assert job.active_deadline_seconds == 3 * (45 + 5) * 60  # (backoffLimit + 1) attempts of timeout + margin
+    default = Settings()
+    assert default.verify_deadline == 2 * (default.verify_timeout + default.verify_attempt_margin)
+    assert default.verify_timeout < default.verify_deadline / (default.verify_backoff_limit + 1)
+
+
+def test_gate_retries_outages_within_its_deadline_margin() -> None:
+    settings = Settings(gateDeadlineMargin="2h")
+    template = build_project(example_fleet(), example_states(), settings).get("AnalysisTemplate", "gate")
+    assert isinstance(template, AnalysisTemplate)
+    job = template.spec.metrics[0].provider.job.spec
+    assert "--retry-for=1h" in job.template.spec.containers[0].args  # half the margin: done before the deadline
+    assert job.active_deadline_seconds == (336 + 2) * 3600  # longest soak delay (14 days) + margin
+
+
+def test_removed_verify_deadline_setting_says_what_to_set() -> None:
+    with pytest.raises(InputError) as caught:
+        settings_from_config({"image-factory:verifyDeadline": "2h"}, "Pulumi.prod.yaml")
+    (problem,) = caught.value.problems
+    assert problem.field == "image-factory:verifyDeadline" and "set verifyTimeout instead" in problem.message
+
+
+def test_pod_failure_policy_model_refuses_what_kubernetes_refuses() -> None:
+    rule = PodFailurePolicyRule(action="Ignore", on_pod_conditions=[PodFailurePolicyOnPodCondition(type="X")])
+    pod = PodSpec(restart_policy="OnFailure", service_account_name="sa", containers=[])
+    with pytest.raises(ValidationError, match=r"requires template\.spec\.restartPolicy: Never"):
+        JobSpec(backoff_limit=0, active_deadline_seconds=1, pod_failure_policy=PodFailurePolicy(rules=[rule]),
+                template=PodTemplate(spec=pod))
+    with pytest.raises(ValidationError, match="exactly one of onExitCodes, onPodConditions"):
+        PodFailurePolicyRule(action="FailJob")
+    with pytest.raises(ValidationError, match="must not list exit code 0"):
+        PodFailurePolicyOnExitCodes(operator="In", values=[0, 3])
 
 
 def test_project_config_auto_promotes_by_label(project: KargoProject) -> None:

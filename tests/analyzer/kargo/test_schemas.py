@@ -112,3 +112,22 @@ def test_reference_rules(manifests: list[dict[str, Any]]) -> None:
     problems = reference_problems(broken)
     assert any("upstream Stage soak-nowhere does not exist" in p for p in problems)
     assert any("['undeclared'] not declared" in p for p in problems)
+
+
+def test_job_pod_failure_policy_and_optional_secrets_are_schema_checked(manifests: list[dict[str, Any]]) -> None:
+    """The Job spec sits inside the AnalysisTemplate CRD: the batch/v1 fields are validated there."""
+    for name in ("gate", "verify-rebuild"):
+        template = _one(manifests, "AnalysisTemplate", name)
+        assert crd_problems(template) == []
+        job = template["spec"]["metrics"][0]["provider"]["job"]["spec"]
+        assert job["template"]["spec"]["restartPolicy"] == "Never"  # podFailurePolicy requires it
+        rules = job["podFailurePolicy"]["rules"]
+        assert rules[0] == {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}
+        assert rules[1]["onExitCodes"]["operator"] == "In" and rules[1]["action"] == "FailJob"
+        env_from = job["template"]["spec"]["containers"][0]["envFrom"]
+        assert {e["secretRef"]["optional"] for e in env_from} == {True}
+        del rules[1]["onExitCodes"]["operator"]
+        rules[0]["onPodConditions"][0]["stauts"] = "True"
+        problems = crd_problems(template)
+        assert any("'operator' is a required property" in p for p in problems), problems
+        assert any("'stauts' was unexpected" in p or "'status' is a required property" in p for p in problems)

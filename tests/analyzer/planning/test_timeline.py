@@ -235,3 +235,28 @@ def test_planning_as_of_a_past_time_ignores_what_came_later() -> None:
     now = plan(fleet.states, T0 + 10 * DAY)
     assert now.image("base-python").last_built == T0 + 8 * DAY
     assert now.image("base-python").rebuilds[0].at == T0 + 12 * DAY
+
+
+@pytest.mark.parametrize(("delays", "expected_days", "gates"), [
+    (("168h", "168h", "168h"), (7, 7, 7), [("168h", ("base-python",))]),
+    (("168h", "240h", "336h"), (7, 10, 14),
+     [("168h", ("base-python",)), ("240h", ("ml-runtime",)), ("336h", ("worker",))]),
+    (("336h", "168h", "168h"), (14, 14, 14), [("336h", ("base-python",))]),
+])
+def test_own_delay_holds_through_parents(delays: tuple[str, str, str], expected_days: tuple[int, int, int],
+                                         gates: list[tuple[str, tuple[str, ...]]]) -> None:
+    """python → base-python → ml-runtime → worker, each reaching python only through its parent: each is
+    rebuilt onto a python digest at least as old as the longest delay on its path, its own included, and
+    an image whose delay outlasts its parents' has its own gate (as the rendered soak Stages do)."""
+    fleet = (Fleet().managed("base-python", PY, delay=delays[0]).managed("ml-runtime", "base-python", delay=delays[1])
+             .managed("worker", "ml-runtime", delay=delays[2]))
+    fleet.seen(PY, "d0", T0 - 60 * DAY)
+    for name in ("base-python", "ml-runtime", "worker"):
+        fleet.built(name, T0 - 50 * DAY, py="d0")
+    result = plan(fleet.seen(PY, "d1", T0).states, T0)
+    assert [result.image(n).rebuilds[0].at for n in ("base-python", "ml-runtime", "worker")] == [
+        T0 + d * DAY for d in expected_days]
+    assert [(g.delay_text, g.users) for g in result.base(PY).gates] == gates
+    waits = {n: dict(result.image(n).waits_longer) for n in ("base-python", "ml-runtime", "worker")}
+    assert waits == {n: ({PY: DAY * days} if days * DAY > timedelta(hours=int(d[:-1])) else {})
+                     for n, d, days in zip(("base-python", "ml-runtime", "worker"), delays, expected_days, strict=True)}

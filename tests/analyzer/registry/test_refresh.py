@@ -178,3 +178,20 @@ def test_per_registry_concurrency_bound_and_rate_limit(counting_proxy: FaultProx
     assert counting_proxy.max_in_flight == 1
     # Burst of 1, then every further request had to wait for the 0.01/s bucket.
     assert len(sleeps) == 5 and all(s > 0 for s in sleeps)
+
+
+def test_endpoint_serves_a_registry_under_its_own_name(registry: RegistryServer, repo: str) -> None:
+    """`endpoint` routes every request for docker.io (tags included) to another host, e.g. an internal proxy:
+    the reference and the state keep the registry's name."""
+    pushed = push_image(registry.url, f"library/{repo}", "3.12-slim", Image.of("python via endpoint"))
+    config = RegistriesConfig.model_validate({"hosts": {"docker.io": {"endpoint": registry.url}}})
+    ref = f"docker.io/library/{repo}:3.12-slim"
+    with RegistryClient(config, sleep=lambda _: None) as routed:
+        (state, result), = refresh_all(routed, _states(external_state(ref)), T0, 50)
+    assert (result.change, result.digest) == ("new", pushed)
+    assert state.ref == ref and state.digests.current == pushed
+
+
+def test_endpoint_must_be_a_plain_base_url() -> None:
+    with pytest.raises(ValueError, match="must be an http"):
+        RegistriesConfig.model_validate({"hosts": {"docker.io": {"endpoint": "https://u:p@proxy.example.com"}}})

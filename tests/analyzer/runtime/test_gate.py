@@ -20,7 +20,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from kubernetes import client as k8s
 
-from analyzer.registry.client import RegistryClient
+from analyzer.kargo.conventions import JOB_EXIT_INVALID, JOB_EXIT_REFUSED
+from analyzer.registry.client import RegistryClient, RetryPolicy
 from analyzer.runtime.firstseen import FirstSeenError, KubernetesFreightSource, freight_first_seen
 from analyzer.runtime.gate import (
     DependentBuild,
@@ -30,13 +31,14 @@ from analyzer.runtime.gate import (
     remaining_wait,
     run_gate,
 )
-from analyzer.runtime.gitstate import StateRemote
+from analyzer.runtime.gitstate import ENV_REPO, StateRemote
 from analyzer.runtime.signature import SignatureKeyError, SignedLayer, judge_signatures, load_public_key
 from analyzer.runtime.stateaccess import GitStateAccess
 from analyzer.state.model import DigestHistory, DigestRecord, RebuildRecord
 from tests.analyzer.runtime.jobhelpers import Clock
 from tests.support.cosign import key_pair, payload, push_signature
-from tests.support.registry import Image, RegistryServer, push_index
+from tests.support.registry import Fault, FaultProxy, Image, RegistryServer, push_index
+from tests.support.registry_fixtures import BASIC_PASSWORD, BASIC_USER
 from tests.support.staterepo import make_state_remote, read_remote_states
 from tests.support.states import external_state, managed_state
 
@@ -241,10 +243,107 @@ def test_gate_command_exit_codes(fleet: Fleet) -> None:
     assert passed.stderr.strip().splitlines()[-1].startswith("gate: PASSED: vetted ")
     failed = subprocess.run([*args, f"--digest=sha256:{'1' * 64}"], cwd=ROOT, env=env, capture_output=True,
                             text=True)
-    assert failed.returncode == 1
+    assert failed.returncode == JOB_EXIT_REFUSED  # definitive: the podFailurePolicy fails the Job at once
     assert failed.stderr.strip().splitlines()[-1].startswith("gate: FAILED: digest no longer resolves")
     bad = subprocess.run([*args, "--digest=sha256:1"], cwd=ROOT, env=env, capture_output=True, text=True)
-    assert bad.returncode == 2 and "invalid argument" in bad.stderr
+    assert bad.returncode == JOB_EXIT_INVALID and "invalid argument" in bad.stderr
+    # The state-repo Secret is optional in the pod: without it the job says what is missing and stops.
+    no_state = subprocess.run([a for a in args if not a.startswith("--state-repo")] + [f"--digest={v2}"], cwd=ROOT,
+                              env={k: v for k, v in env.items() if k != ENV_REPO}, capture_output=True, text=True)
+    assert no_state.returncode == JOB_EXIT_INVALID
+    assert f"missing setting {ENV_REPO}" in no_state.stderr and "jobSecrets" in no_state.stderr
+
+
+def test_gate_fails_at_once_when_the_registry_refuses_the_credentials(
+        basic_registry: RegistryServer, repo: str, tmp_path: Path) -> None:
+    digest = push_index(basic_registry.url, f"{repo}/base", "1", [Image.of("private", platform=AMD)],
+                        auth=(BASIC_USER, BASIC_PASSWORD))
+    repository = f"{basic_registry.host}/{repo}/base"
+    remote = make_state_remote(tmp_path, [external_state(f"{repository}:1")])
+    clock, lines = Clock(NOW), list[str]()
+    io = GateIO(GitStateAccess(StateRemote(str(remote))), RegistryClient(), None, clock.now, clock.sleep,
+                lines.append)
+    outcome = run_gate(GateRequest("base-1", repository, "1", digest, WEEK), io)
+    assert outcome.verdict == "misconfigured" and clock.sleeps == []  # not after a week of waiting
+    assert "registry credentials missing or insufficient" in outcome.reason
+    assert BASIC_PASSWORD not in outcome.reason + "".join(lines)
+
+
+def test_gate_rides_out_a_registry_outage_after_the_soak(counting_proxy: FaultProxy, registry: RegistryServer,
+                                                        repo: str, tmp_path: Path) -> None:
+    """5xx after the soak (beyond the client's own retries) is re-checked in the pod, not a dropped digest."""
+    digest = push_index(registry.url, f"{repo}/base", "1", [Image.of("outage", platform=AMD)])
+    repository = f"{counting_proxy.host}/{repo}/base"
+    remote = make_state_remote(tmp_path, [external_state(f"{repository}:1")])
+    attempts = RetryPolicy().attempts
+    # the preflight and the first check after the soak both fail through every client retry
+    counting_proxy.inject(Fault("status", method="HEAD", path=digest, times=2 * attempts, status=503))
+    clock, lines = Clock(NOW), list[str]()
+    client = RegistryClient(sleep=lambda _: None)
+    io = GateIO(GitStateAccess(StateRemote(str(remote))), client, None, clock.now, clock.sleep, lines.append)
+    outcome = run_gate(GateRequest("base-1", repository, "1", digest, timedelta(0)), io)
+    assert outcome.passed, outcome.reason
+    assert any(line.startswith("cannot check the digest yet") for line in lines)
+    assert any("checking again in 5m" in line for line in lines) and clock.sleeps == [300.0]
+
+    counting_proxy.inject(Fault("status", method="HEAD", path=digest, times=100, status=503))
+    clock = Clock(NOW)
+    io = GateIO(GitStateAccess(StateRemote(str(remote))), client, None, clock.now, clock.sleep, lines.append)
+    request = GateRequest("base-1", repository, "1", digest, timedelta(0), retry_for=timedelta(minutes=12))
+    outcome = run_gate(request, io)
+    assert outcome.verdict == "retry" and "503" in outcome.reason  # exit 1: the Job may retry the pod
+    assert sum(clock.sleeps) <= timedelta(minutes=12).total_seconds()
+
+
+# --- coalescing: a superseded digest is skipped, the newest one cascades --------------------------
+
+def test_gate_skips_a_digest_superseded_by_a_newer_one_that_also_clears(fleet: Fleet, tmp_path: Path) -> None:
+    v2 = fleet.push(Image.of("amd v2 coalesce", platform=AMD), fleet.arm1)
+    v3 = fleet.push(Image.of("amd v3 coalesce", platform=AMD), fleet.arm1)
+    deleted = "sha256:" + "e" * 64  # seen behind the tag, then deleted upstream: cannot supersede
+    states = read_remote_states(fleet.remote, tmp_path / "seed-read")
+    states[fleet.ref].digests.history += [
+        DigestRecord(digest=v2, first_seen=NOW - timedelta(days=8), last_seen=NOW - timedelta(days=6)),
+        DigestRecord(digest=v3, first_seen=NOW - timedelta(days=6), last_seen=NOW - timedelta(days=5)),
+        DigestRecord(digest=deleted, first_seen=NOW - timedelta(days=5), last_seen=NOW)]
+    fleet.remote = make_state_remote(tmp_path / "coalesce", list(states.values()))
+
+    io, lines = fleet.io(Clock(NOW))
+    outcome = run_gate(fleet.request(v2), io)  # soaked 8 days; v3 (6 days) also clears, and changes amd64
+    assert outcome.verdict == "skipped" and not outcome.passed
+    assert f"superseded by {v3}" in outcome.reason
+    entry = next(r for r in fleet.states("after-skip")[fleet.ref].digests.history if r.digest == v2)
+    (gate,) = entry.gates
+    assert (gate.outcome, gate.delay, gate.superseded_by, entry.vetted_at) == ("skipped", "168h", v3, None)
+
+    # v3 is gated a day later: the digest after it no longer resolves, so nothing supersedes v3; it clears
+    # and is the one that cascades.
+    io, lines = fleet.io(Clock(NOW + timedelta(days=1)))
+    outcome = run_gate(fleet.request(v3), io)
+    assert outcome.passed, outcome.reason
+    assert any(line.startswith("not coalesced: no newer digest that also clears") and
+               "digest no longer resolves" in line for line in lines)
+    after = {r.digest: r for r in fleet.states("after-pass")[fleet.ref].digests.history}
+    assert [(g.outcome, g.delay) for g in after[v3].gates] == [("vetted", "168h")]
+    assert after[v2].gates[0].outcome == "skipped"  # kept
+
+
+def test_gate_skip_exits_with_the_definitive_code(fleet: Fleet, tmp_path: Path) -> None:
+    v2 = fleet.push(Image.of("amd v2 exit", platform=AMD), fleet.arm1)
+    v3 = fleet.push(Image.of("amd v3 exit", platform=AMD), fleet.arm1)
+    states = read_remote_states(fleet.remote, tmp_path / "seed-read")
+    base = states[fleet.ref]
+    base.digests.history += [DigestRecord(digest=v2, first_seen=NOW - timedelta(days=3), last_seen=NOW),
+                             DigestRecord(digest=v3, first_seen=NOW - timedelta(days=2), last_seen=NOW)]
+    remote = make_state_remote(tmp_path / "exit", list(states.values()))
+    env = {k: v for k, v in os.environ.items() if k != "KUBERNETES_SERVICE_HOST"}
+    env["PYTHONPATH"] = str(ROOT)
+    done = subprocess.run([sys.executable, "-m", "analyzer", "gate", "--warehouse=base-1",
+                           f"--repository={fleet.repository}", "--tag=1", "--delay=1d", f"--digest={v2}",
+                           f"--state-repo={remote}"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == JOB_EXIT_REFUSED, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"gate: SKIPPED: skipped {fleet.ref}@{v2}: superseded by {v3}")
 
 
 # --- cosign signatures ---------------------------------------------------------------------------
@@ -294,3 +393,21 @@ def test_gate_without_a_key_says_signatures_were_not_checked(fleet: Fleet) -> No
     io, lines = fleet.io(Clock(NOW))
     assert run_gate(fleet.request(v2, timedelta(0)), io).passed
     assert "signature not checked (no cosign key configured for this upstream)" in lines
+
+
+def test_an_unsigned_newer_digest_cannot_supersede_a_signed_one(fleet: Fleet, tmp_path: Path) -> None:
+    repo = fleet.repository.split("/", 1)[1]
+    key, public = key_pair(tmp_path / "keys", "base-1")
+    signed = fleet.push(Image.of("amd signed v2", platform=AMD), fleet.arm1)
+    push_signature(fleet.registry.url, repo, fleet.registry.host, signed, key)
+    unsigned = fleet.push(Image.of("amd unsigned v3", platform=AMD), fleet.arm1)  # would be refused later
+    states = read_remote_states(fleet.remote, tmp_path / "seed-read")
+    states[fleet.ref].digests.history += [
+        DigestRecord(digest=signed, first_seen=NOW - timedelta(days=8), last_seen=NOW),
+        DigestRecord(digest=unsigned, first_seen=NOW - timedelta(days=6), last_seen=NOW)]
+    fleet.remote = make_state_remote(tmp_path / "signed", list(states.values()))
+    io, lines = fleet.io(Clock(NOW))
+    outcome = run_gate(dataclasses.replace(fleet.request(signed), cosign_key=public), io)
+    assert outcome.passed, outcome.reason
+    assert any(line.startswith("not coalesced: no newer digest that also clears") and "no signature found" in line
+               for line in lines)

@@ -110,6 +110,19 @@ def _record_cmd(remote: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "analyzer", "record", "--state-repo", str(remote), "--attempts", "200", *args]
 
 
+def test_record_vetted_with_a_delay_writes_the_gate_entry(remote: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(_record_cmd(remote, "vetted", BASES[0], digest(7), "--at", "2026-11-08T00:00:00",
+                                      "--delay", "7d"), cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    (entry,) = [r for r in read_remote_states(remote, tmp_path / "check")[BASES[0]].digests.history
+                if r.digest == digest(7)]
+    assert [(g.delay, g.outcome) for g in entry.gates] == [("168h", "vetted")]
+    bad = subprocess.run(_record_cmd(remote, "vetted", BASES[0], digest(7), "--delay", "a week"), cwd=ROOT, env=env,
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "--delay" in bad.stderr
+
+
 def test_twenty_concurrent_record_processes_all_land(remote: Path, tmp_path: Path) -> None:
     """12 writers append to one file, 8 to eight other files, all at once: nothing lost, all valid YAML."""
     commands = [_record_cmd(remote, "rebuild", APP, "--outcome", "succeeded", "--base", f"{BASES[0]}@{digest(1)}",

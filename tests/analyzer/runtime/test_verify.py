@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from analyzer.kargo.conventions import JOB_EXIT_INVALID, JOB_EXIT_REFUSED
 from analyzer.registry.client import RegistryClient
 from analyzer.runtime.gitstate import StateRemote
 from analyzer.runtime.stateaccess import GitStateAccess
@@ -19,6 +20,7 @@ from analyzer.runtime.verify import (
     ImageView,
     VerifyIO,
     VerifyRequest,
+    VerifySetupError,
     is_layer_prefix,
     judge_build,
     parse_base_digests,
@@ -27,6 +29,7 @@ from analyzer.runtime.verify import (
 from analyzer.state.model import ImageState, RebuildRecord
 from tests.analyzer.runtime.jobhelpers import Clock
 from tests.support.registry import Image, RegistryServer, push_image
+from tests.support.registry_fixtures import BASIC_PASSWORD, BASIC_USER
 from tests.support.staterepo import make_state_remote, read_remote_states
 from tests.support.states import external_state, managed_state
 
@@ -143,7 +146,7 @@ def test_command_exit_codes(setup: Setup) -> None:
             f"--base-digests={setup.base_ref}@{setup.v2}", f"--state-repo={setup.remote}"]
     timeout = subprocess.run([*args, "--timeout=1s", "--interval=1s"], cwd=ROOT, env=env,
                              capture_output=True, text=True)
-    assert timeout.returncode == 1
+    assert timeout.returncode == JOB_EXIT_REFUSED  # definitive: the podFailurePolicy does not retry it
     assert timeout.stderr.strip().splitlines()[-1].startswith("verify-rebuild: FAILED: timed out")
     setup.push_app(setup.base2, "good build")
     passed = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)
@@ -151,7 +154,7 @@ def test_command_exit_codes(setup: Setup) -> None:
     assert passed.stderr.strip().splitlines()[-1].startswith("verify-rebuild: PASSED: built on")
     bad = subprocess.run([*args[:-2], "--base-digests=python", f"--state-repo={setup.remote}"], cwd=ROOT, env=env,
                          capture_output=True, text=True)
-    assert bad.returncode == 2 and "carries no digest" in bad.stderr
+    assert bad.returncode == JOB_EXIT_INVALID and "carries no digest" in bad.stderr
 
 
 def test_a_rerun_for_an_already_verified_build_passes_without_a_new_record(setup: Setup) -> None:
@@ -161,3 +164,32 @@ def test_a_rerun_for_an_already_verified_build_passes_without_a_new_record(setup
     ok, reason, _ = setup.run(Clock(NOW + timedelta(hours=1)))
     assert ok and reason.startswith("already verified")
     assert len(setup.app_state("second").rebuilds) == count
+
+
+def test_a_retried_verify_records_one_failure_per_base_set_and_a_late_success(setup: Setup) -> None:
+    """A pod retried (or restarted by an eviction) for the same vetted bases adds no second failure."""
+    assert not setup.run(Clock(NOW), timeout=timedelta(minutes=2))[0]
+    ok, reason, _ = setup.run(Clock(NOW + timedelta(minutes=5)), timeout=timedelta(minutes=2))
+    assert not ok and reason.endswith("already recorded on state")
+    assert [r.outcome for r in setup.app_state("retried").rebuilds] == ["succeeded", "failed"]
+    rebuilt = setup.push_app(setup.base2, "late build")  # the build lands after all: recorded once
+    assert setup.run(Clock(NOW + timedelta(hours=1)))[0]
+    rebuilds = setup.app_state("late").rebuilds
+    assert [(r.outcome, r.result_digest) for r in rebuilds[1:]] == [("failed", None), ("succeeded", rebuilt)]
+
+
+def test_refused_credentials_fail_at_once_without_a_rebuild_record(
+        basic_registry: RegistryServer, repo: str, tmp_path: Path) -> None:
+    auth = (BASIC_USER, BASIC_PASSWORD)
+    base = Image.of("private base")
+    v1 = push_image(basic_registry.url, f"{repo}/base", "1", base, auth=auth)
+    push_image(basic_registry.url, f"{repo}/app", "1", base.built_on(files={"app": "x"}), auth=auth)
+    base_ref, app_ref = f"{basic_registry.host}/{repo}/base:1", f"{basic_registry.host}/{repo}/app:1"
+    remote = make_state_remote(tmp_path, [external_state(base_ref, ["app"]),
+                                          managed_state("app", app_ref, [base_ref], platforms=[AMD])])
+    clock = Clock(NOW)
+    io = VerifyIO(GitStateAccess(StateRemote(str(remote))), RegistryClient(), clock.now, clock.sleep, lambda _: None)
+    with pytest.raises(VerifySetupError, match="registry credentials missing or insufficient") as caught:
+        run_verify(VerifyRequest("app", app_ref, {base_ref: v1}, timedelta(minutes=90), timedelta(seconds=30)), io)
+    assert clock.sleeps == [] and BASIC_PASSWORD not in str(caught.value)
+    assert read_remote_states(remote, tmp_path / "check")[app_ref].rebuilds == []

@@ -91,9 +91,10 @@ def test_example_plan_and_report_with_demo_history(project: Path, tmp_path: Path
         "payments-api": "held", "edge-proxy": "held", "payments-worker": "failed", "web-docs": "unknown"}
     assert [(r["step"], r["image"], r["at"]) for r in plan["cascade"]] == [
         (1, "base-node", "2026-11-20T09:00:00Z"), (2, "web-frontend", "2026-11-20T09:00:00Z"),
-        (3, "base-python", "2026-11-23T06:00:00Z"), (4, "ml-runtime", "2026-11-23T06:00:00Z"),
-        (5, "payments-api", "2026-11-23T06:00:00Z"), (6, "payments-worker", "2026-11-23T06:00:00Z"),
-        (7, "edge-proxy", "2026-11-25T03:00:00Z")]
+        (3, "base-python", "2026-11-23T06:00:00Z"), (4, "payments-api", "2026-11-23T06:00:00Z"),
+        (5, "edge-proxy", "2026-11-25T03:00:00Z"),
+        # python moved 2026-11-16 06:00: ml-runtime's own 10d and payments-worker's 14d hold, not base-python's 7d
+        (6, "ml-runtime", "2026-11-26T06:00:00Z"), (7, "payments-worker", "2026-11-30T06:00:00Z")]
 
     out = tmp_path / "report"
     run(project, "-m", "analyzer", "report", "--state", str(state), "--at", DEMO_AT, "--out", str(out))
