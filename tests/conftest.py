@@ -48,3 +48,14 @@ pulumi.runtime.set_mocks(MOCKS, project="image-factory", stack="prod", preview=F
 @pytest.fixture(scope="session")
 def pulumi_mocks() -> EchoMocks:
     return MOCKS
+
+
+@pytest.fixture(scope="session")
+def policy_pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """policy/ of a copy of the project, its virtualenv installed the way docs/pulumi.md says (pip in policy/,
+    from policy/requirements.txt alone), for the real-CLI tests' `--policy-pack`."""
+    from tests.support.pulumi_cli import copy_project, install_policy_pack
+
+    project = copy_project(tmp_path_factory.mktemp("pack") / "project")
+    install_policy_pack(project / "policy")
+    return project / "policy"

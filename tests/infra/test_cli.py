@@ -11,23 +11,12 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
-import yaml
-
 from tests.policy.fleets import BAD_FLEET, expected
-from tests.support.pulumi_cli import Pulumi, Result, copy_project, install_policy_pack, use_fleet
+from tests.support.pulumi_cli import Pulumi, Result, changed_objects, copy_project, documents, render, use_fleet
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE_FACTORY = ROOT / "venv" / "bin" / "image-factory"
 PACK_NAME = "image-factory"
-
-
-@pytest.fixture(scope="session")
-def policy_pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """policy/ of a project copy, its virtualenv installed from policy/requirements.txt alone."""
-    project = copy_project(tmp_path_factory.mktemp("pack") / "project")
-    install_policy_pack(project / "policy")
-    return project / "policy"
 
 
 def _pulumi(tmp_path: Path, fleet: Path | None = None, gitops: bool = True) -> Pulumi:
@@ -93,30 +82,6 @@ def test_preview_with_the_pack_fails_on_the_bad_fleet_exactly_as_check(tmp_path:
         assert rule in result.stdout and f"{kind.lower()}-{name}" in result.stdout
 
 
-def _documents(folder: Path) -> dict[str, dict[str, Any]]:
-    """`Kind/name` → manifest, of every YAML document under folder."""
-    docs = [doc for path in sorted(folder.rglob("*.yaml")) for doc in yaml.safe_load_all(path.read_text()) if doc]
-    return {f"{doc['kind']}/{doc['metadata']['name']}": doc for doc in docs}
-
-
-def _render(project: Path, out: Path) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
-    """`image-factory render` of the project: its manifests and its summary (`--json`)."""
-    proc = subprocess.run([str(IMAGE_FACTORY), "render", "--stack-config", "Pulumi.prod.yaml", "--out", str(out),
-                           "--json"], cwd=project, check=True, capture_output=True, text=True)
-    summary = json.loads(proc.stdout[:proc.stdout.rindex("}") + 1])
-    return _documents(out), summary
-
-
-def _changed(steps: dict[str, str]) -> dict[str, str]:
-    """`Kind/name` → operation of every Kubernetes object a Pulumi update did not leave as it was."""
-    return {_object(urn): op for urn, op in steps.items() if op != "same" and "::kubernetes:" in urn}
-
-
-def _object(urn: str) -> str:
-    kind = urn.split("::")[-2].rsplit(":", 1)[-1]
-    return f"{kind}/{urn.split('::')[-1].removeprefix(kind.lower() + '-')}"
-
-
 def test_gitops_up_writes_what_render_writes_then_updates_only_what_a_fleet_change_touches(
         tmp_path: Path, policy_pack: Path) -> None:
     cli = _pulumi(tmp_path)
@@ -127,9 +92,9 @@ def test_gitops_up_writes_what_render_writes_then_updates_only_what_a_fleet_chan
     # The provider's layout: 0-crd/ (CustomResourceDefinitions: none here) and 1-manifest/ (everything else).
     assert sorted(p.name for p in written.iterdir()) == ["0-crd", "1-manifest"]
     assert list((written / "0-crd").iterdir()) == []
-    rendered, summary = _render(cli.project, tmp_path / "render-1")
-    assert _documents(written) == rendered  # the same objects, field for field: Pulumi adds nothing
-    assert set(_changed(first.steps()).values()) == {"create"} and len(_changed(first.steps())) == len(rendered)
+    rendered, summary = render(cli.project, tmp_path / "render-1")
+    assert documents(written) == rendered  # the same objects, field for field: Pulumi adds nothing
+    assert changed_objects(first.steps()) == dict.fromkeys(rendered, "create")
 
     # What the engine returns for a resource is its inputs (the mocks in tests/conftest.py echo them).
     state = json.loads(cli.run("stack", "export").stdout)["deployment"]["resources"]
@@ -143,19 +108,19 @@ def test_gitops_up_writes_what_render_writes_then_updates_only_what_a_fleet_chan
     assert outputs["status"]["managed"] == len(summary["rebuildStages"]) + len(summary["unbuildable"])
 
     second = cli.program("up", "--yes", *pack)
-    assert _changed(second.steps()) == {}, second.describe()
+    assert changed_objects(second.steps()) == {}, second.describe()
 
     # A fleet change: base-python's rebuild workflow. Exactly the objects whose manifests render changes.
     fleet = cli.project / "images.yaml"
     fleet.write_text(fleet.read_text().replace("workflow: build-base-python.yml",
                                                "workflow: build-base-python-v2.yml"))
-    after, _ = _render(cli.project, tmp_path / "render-2")
+    after, _ = render(cli.project, tmp_path / "render-2")
     touched = {key for key in rendered.keys() | after.keys() if rendered.get(key) != after.get(key)}
     assert touched, "the fleet change changed nothing in render"
     third = cli.program("up", "--yes", *pack)
-    assert set(_changed(third.steps())) == touched, third.describe()
-    assert set(_changed(third.steps()).values()) == {"update"}
-    assert _documents(written) == after
+    assert set(changed_objects(third.steps())) == touched, third.describe()
+    assert set(changed_objects(third.steps()).values()) == {"update"}
+    assert documents(written) == after
 
 
 def test_up_with_the_pack_changes_nothing_on_the_bad_fleet_unless_the_preview_is_skipped(
@@ -171,7 +136,7 @@ def test_up_with_the_pack_changes_nothing_on_the_bad_fleet_unless_the_preview_is
 
     skipped = cli.program("up", "--yes", "--skip-preview", *pack, check=False)
     assert skipped.returncode != 0
-    written = _documents(cli.project / "rendered")
+    written = documents(cli.project / "rendered")
     assert written, skipped.describe()  # applied before the violation stopped the update
     reported = {resource for _, _, resource, _ in skipped.policy_violations()}
     assert reported and not reported & set(written)  # the violating resources themselves were not applied

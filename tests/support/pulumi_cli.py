@@ -19,10 +19,11 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from tests.support.engines import engine_bin
 
@@ -32,6 +33,7 @@ PASSPHRASE = "image-factory-tests-only"
 STACK = "prod"
 PROJECT_FILES = ["Pulumi.yaml", "Pulumi.prod.yaml", "pyproject.toml", "requirements.txt", "images.yaml"]
 PROJECT_DIRS = ["analyzer", "infra", "policy", "images.d", "state"]
+IMAGE_FACTORY = ROOT / "venv" / "bin" / "image-factory"
 LANGHOST = Path(__file__).with_name("pulumi_langhost.py")
 EXEC_SCRIPT = "pulumi-language-python-exec"
 _IGNORED = shutil.ignore_patterns("venv", "__pycache__", "*.egg-info", ".mypy_cache", ".ruff_cache")
@@ -173,5 +175,26 @@ class Pulumi:
         self.run("stack", "init", STACK, "--secrets-provider=passphrase")
 
 
-def expected_violations(rows: Sequence[Sequence[str]]) -> list[tuple[str, str, str]]:
-    return sorted((rule, level, resource) for rule, level, resource in rows)
+def documents(folder: Path) -> dict[str, dict[str, Any]]:
+    """`Kind/name` → manifest, of every YAML document under folder."""
+    docs = [doc for path in sorted(folder.rglob("*.yaml")) for doc in yaml.safe_load_all(path.read_text()) if doc]
+    return {f"{doc['kind']}/{doc['metadata']['name']}": doc for doc in docs}
+
+
+def render(project: Path, out: Path) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """`image-factory render` of the project: its manifests and its summary (`--json`)."""
+    proc = subprocess.run([str(IMAGE_FACTORY), "render", "--stack-config", "Pulumi.prod.yaml", "--out", str(out),
+                           "--json"], cwd=project, check=True, capture_output=True, text=True)
+    summary = json.loads(proc.stdout[:proc.stdout.rindex("}") + 1])
+    return documents(out), summary
+
+
+def changed_objects(steps: dict[str, str]) -> dict[str, str]:
+    """`Kind/name` → operation of every Kubernetes object a Pulumi update did not leave as it was."""
+    return {object_key(urn): op for urn, op in steps.items() if op != "same" and "::kubernetes:" in urn}
+
+
+def object_key(urn: str) -> str:
+    kind = urn.split("::")[-2].rsplit(":", 1)[-1]
+    return f"{kind}/{urn.split('::')[-1].removeprefix(kind.lower() + '-')}"
+
