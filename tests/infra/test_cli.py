@@ -140,3 +140,21 @@ def test_up_with_the_pack_changes_nothing_on_the_bad_fleet_unless_the_preview_is
     assert written, skipped.describe()  # applied before the violation stopped the update
     reported = {resource for _, _, resource, _ in skipped.policy_violations()}
     assert reported and not reported & set(written)  # the violating resources themselves were not applied
+
+
+def test_the_cli_ignores_config_for_unknown_policies_as_the_harness_does(tmp_path: Path, policy_pack: Path) -> None:
+    """CLI v3.274 runs with a policy name the pack does not have in --policy-pack-config (no error, no
+    warning); tests/policy/harness.py reconciles config the same way. `image-factory check` is stricter: it
+    rejects the name as a likely typo (exit 2)."""
+    from tests.policy.harness import reconcile
+
+    config = {**json.loads((ROOT / "policy" / "config.json").read_text()), "no-such-policy": "mandatory"}
+    cli = _pulumi(tmp_path)
+    (cli.project / "unknown.json").write_text(json.dumps(config))
+    result = cli.program("preview", "--policy-pack", str(policy_pack), "--policy-pack-config", "unknown.json")
+    assert result.policy_violations() == []
+    assert "no-such-policy" not in result.stdout + result.stderr
+    assert "no-such-policy" not in reconcile(config)
+    check = subprocess.run([str(IMAGE_FACTORY), "check", "--policy-config", "unknown.json"], cwd=cli.project,
+                           capture_output=True, text=True, check=False)
+    assert check.returncode == 2 and "no-such-policy: no such policy" in check.stdout + check.stderr
