@@ -86,8 +86,7 @@ class Result:
             if policy is None:
                 continue
             urn = policy.get("resourceUrn", "")
-            kind = urn.split("::")[-2].rsplit(":", 1)[-1] if urn else ""
-            found.append((policy["policyName"], policy["enforcementLevel"], f"{kind}/{_resource_name(urn)}",
+            found.append((policy["policyName"], policy["enforcementLevel"], object_key(urn) if urn else "stack",
                           policy["message"]))
         return sorted(found)
 
@@ -107,13 +106,6 @@ class Result:
     def describe(self) -> str:
         return (f"$ pulumi {' '.join(self.args)}  (exit {self.returncode}, {self.seconds:.1f} s)\n"
                 f"--- stdout\n{self.stdout[-6000:]}\n--- stderr\n{self.stderr[-4000:]}")
-
-
-def _resource_name(urn: str) -> str:
-    """The Kubernetes object name of a resource URN: the program names resources `<kind>-<name>`."""
-    logical = urn.split("::")[-1]
-    kind = urn.split("::")[-2].rsplit(":", 1)[-1].lower()
-    return logical.removeprefix(f"{kind}-")
 
 
 class Pulumi:
@@ -142,7 +134,6 @@ class Pulumi:
             "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
             "PULUMI_SKIP_UPDATE_CHECK": "true",
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-            "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true",
             "PULUMI_DEBUG_COMMANDS": "true",  # enables --event-log (the Automation API sets it too)
             "NO_COLOR": "1",
             **(extra_env or {}),
@@ -195,6 +186,7 @@ def changed_objects(steps: dict[str, str]) -> dict[str, str]:
 
 
 def object_key(urn: str) -> str:
+    """`Kind/name` of the object a resource URN stands for (the program names resources `<kind>-<name>`)."""
     kind = urn.split("::")[-2].rsplit(":", 1)[-1]
     return f"{kind}/{urn.split('::')[-1].removeprefix(kind.lower() + '-')}"
 
