@@ -1,6 +1,7 @@
 """Process-wide test setup. Pulumi mocks are global and module imports are cached, so they are set once,
 here, before any test imports the Pulumi program (pulumi-python-facts §2, pitfalls 1–3): not in preview
-mode, and the mock echoes inputs back as outputs (plus `api_version`, which CustomResource reads)."""
+mode, and the mock echoes the inputs back as outputs, which is what the real engine returns for the program's
+resources (apiVersion, kind, metadata, spec; tests/infra/test_cli.py checks it on a real `pulumi up`)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ STACK_CONFIG = ROOT / "Pulumi.prod.yaml"
 
 
 class EchoMocks(pulumi.runtime.Mocks):
-    """Every registration is recorded; outputs are the inputs."""
+    """Every registration is recorded; outputs are the inputs (nothing added: the real engine adds nothing
+    the program reads)."""
 
     def __init__(self) -> None:
         self.created: list[pulumi.runtime.MockResourceArgs] = []
@@ -25,8 +27,6 @@ class EchoMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
         self.created.append(args)
         state = dict(args.inputs)
-        if "apiVersion" in state:
-            state["api_version"] = state["apiVersion"]
         metadata = state.get("metadata") or {}
         return f"{metadata.get('namespace', '')}/{metadata.get('name', args.name)}", state
 
@@ -48,3 +48,14 @@ pulumi.runtime.set_mocks(MOCKS, project="image-factory", stack="prod", preview=F
 @pytest.fixture(scope="session")
 def pulumi_mocks() -> EchoMocks:
     return MOCKS
+
+
+@pytest.fixture(scope="session")
+def policy_pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """policy/ of a copy of the project, its virtualenv installed the way docs/pulumi.md says (pip in policy/,
+    from policy/requirements.txt alone), for the real-CLI tests' `--policy-pack`."""
+    from tests.support.pulumi_cli import copy_project, install_policy_pack
+
+    project = copy_project(tmp_path_factory.mktemp("pack") / "project")
+    install_policy_pack(project / "policy")
+    return project / "policy"

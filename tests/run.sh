@@ -22,7 +22,7 @@ install_venv
 # Real engines, built from Go modules (tests/engines/*), cached under .cache/engines by their pins:
 # a cold build happens once per machine and pin change, a warm run only finds the binaries.
 # Built here rather than inside a test, because a cold build takes longer than one test's timeout.
-ENGINES=(kargo-eval kube rollouts)
+ENGINES=(kargo-eval kube rollouts pulumi)
 echo "engines: ${ENGINES[*]}"
 bash tests/engines/build.sh "${ENGINES[@]}"
 

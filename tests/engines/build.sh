@@ -5,7 +5,8 @@
 #   tests/engines/build.sh ENGINE...     prints "ENGINE /abs/path/to/bin" per engine
 #
 # Each engine folder holds go.mod/go.sum (the pins), optional Go sources, and `targets`: one line per
-# binary, "<output-name> <package>". The cache key hashes those files and `go version`, so the build
+# binary, "<output-name> <package> [go build flags]", and an optional executable post-build.sh run in the
+# engine folder with the bin dir as $1. The cache key hashes those files and `go version`, so the build
 # runs again only when a pin changes. Cache: $IMAGE_FACTORY_ENGINES_CACHE or .cache/engines.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -22,7 +23,7 @@ engine_key() {
   local dir="$1"
   {
     go version
-    (cd "$dir" && find . -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' -o -name targets \) \
+    (cd "$dir" && find . -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' -o -name targets -o -name post-build.sh \) \
       -not -path './.build/*' | LC_ALL=C sort | xargs sha256sum)
   } | sha256sum | cut -c1-12
 }

@@ -146,7 +146,11 @@ def test_key_fields(built: tuple[program.Program, dict[Any, Any]]) -> None:
     assert job["activeDeadlineSeconds"] > 336 * 3600
 
 
-def test_resource_outputs_echo_api_version_and_spec(built: tuple[program.Program, dict[Any, Any]]) -> None:
+def test_resource_outputs_are_the_inputs_and_api_version_is_never_resolved(
+        built: tuple[program.Program, dict[Any, Any]]) -> None:
+    """The engine returns `apiVersion` (camelCase), which pulumi_kubernetes' CustomResource never maps onto its
+    `api_version` attribute: that Output resolves to None with the real CLI too (test_cli.py), so the program
+    must never read it (it reads the model instead)."""
     result, _ = built
     stage = result.resources[("Stage", "soak-python-3-12-slim-168h")]
 
@@ -154,7 +158,7 @@ def test_resource_outputs_echo_api_version_and_spec(built: tuple[program.Program
     def check() -> pulumi.Output[Any]:
         def verify(values: list[Any]) -> None:
             api_version, kind, metadata, spec = values
-            assert (api_version, kind) == ("kargo.akuity.io/v1alpha1", "Stage")
+            assert (api_version, kind) == (None, "Stage")
             assert metadata["labels"]["image-factory.dev/delay"] == "168h"
             assert spec["requestedFreight"][0]["sources"] == {"direct": True}
 

@@ -49,7 +49,7 @@ def reconcile(pack_config: Mapping[str, Any]) -> dict[str, tuple[EnforcementLeve
         level = EnforcementLevel(pack_config["all"])
         result = {name: (level, props) for name, (_, props) in result.items()}
     for name, value in pack_config.items():
-        if name == "all":
+        if name == "all" or name not in result:  # the CLI ignores config for policies the pack lacks
             continue
         level, props = result[name]
         if isinstance(value, str):

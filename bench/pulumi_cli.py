@@ -1,0 +1,53 @@
+"""The real Pulumi CLI (engine `pulumi`) on a generated fleet, GitOps mode (no cluster), with the policy pack:
+wall time of `preview`, and with --up of `up` and a no-op `preview` after it, and the peak RSS of the largest
+process (CLI, program, pack or provider) so far.
+
+    python bench/pulumi_cli.py --bases 2000 --managed 5000 [--up]
+
+The CLI, the program's language host and the pack run as in tests/infra/test_cli.py (docs/pulumi.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.kargo_fleet import write_render_fleet  # noqa: E402
+from tests.support.pulumi_cli import Pulumi, copy_project, install_policy_pack, use_fleet  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bases", type=int, default=2000)
+    parser.add_argument("--managed", type=int, default=5000)
+    parser.add_argument("--up", action="store_true", help="also `up`, then a no-op preview")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="image-factory-bench-pulumi-") as tmp:
+        work = Path(tmp)
+        config = write_render_fleet(work / "fleet", args.bases, args.managed)
+        project = copy_project(work / "project")
+        use_fleet(project, config.parent)
+        install_policy_pack(project / "policy")
+        cli = Pulumi(project, work / "home", work / "backend")
+        cli.new_stack()
+        cli.run("config", "set", "image-factory:renderYamlToDirectory", "../rendered")
+        pack = ["--policy-pack", "policy", "--policy-pack-config", "policy/config.json"]
+        commands = [["preview", *pack]] + ([["up", "--yes", *pack], ["preview", *pack]] if args.up else [])
+        print(f"{args.bases} base tags, {args.managed} managed images")
+        for command in commands:
+            result = cli.program(*command, check=False, timeout=7200)
+            peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+            print(f"pulumi {command[0]:<8} exit {result.returncode}  {result.seconds:8.1f} s  "
+                  f"{len(result.steps()):>6} resources  peak RSS so far {peak:6.0f} MiB", flush=True)
+            if result.returncode != 0:
+                sys.exit(result.describe())
+
+
+if __name__ == "__main__":
+    main()
