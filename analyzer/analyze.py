@@ -6,9 +6,11 @@ unchanged Dockerfiles are not parsed, and a run where nothing moved writes nothi
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +20,7 @@ from pydantic import TypeAdapter
 
 from analyzer.config.loader import include_matches, load_fleet
 from analyzer.config.model import EnrolledImage, Fleet
-from analyzer.discovery.dockerfile import analyze_dockerfile
+from analyzer.discovery.dockerfile import DockerfileAnalysis, analyze_dockerfile
 from analyzer.errors import InputError
 from analyzer.graph import DependencyCycle
 from analyzer.sources.cache import (
@@ -33,7 +35,7 @@ from analyzer.sources.cache import (
 from analyzer.sources.git import GitCache, SourceError, resolve_repo_url
 from analyzer.state.model import ImageState
 from analyzer.state.plan import Discovery, StatePlan, plan_state
-from analyzer.state.store import images_dir, load_states, remove_states, save_states
+from analyzer.state.store import images_dir, load_states, remove_stale_temp_files, remove_states, save_states
 
 MAX_PARALLEL_FETCHES = 4
 
@@ -120,11 +122,19 @@ class Sources:
             analysis = self.parses.get(blob, source.build_args)
             if analysis is None:
                 text = self.git.read_blob(url, commit, blob, source.dockerfile)
-                analysis = analyze_dockerfile(text, source.build_args)
+                analysis = _analyze_one(text, source.build_args, source.dockerfile)
                 self.parses.put(blob, source.build_args, analysis)
         except SourceError as exc:
             return Discovery(error=str(exc))
         return Discovery(analysis=analysis, commit=commit)
+
+
+def _analyze_one(text: str, build_args: dict[str, str], dockerfile: str) -> DockerfileAnalysis:
+    """One Dockerfile's analysis; whatever goes wrong in it fails this image only, never the fleet."""
+    try:
+        return analyze_dockerfile(text, build_args)
+    except Exception as exc:  # a parser bug on one file must not stop the fleet
+        raise SourceError(f"{dockerfile}: cannot analyze ({type(exc).__name__}: {str(exc)[:200]})") from None
 
 
 def _image_source(image: EnrolledImage, root_dir: Path, sources: Sources) -> tuple[str, str]:
@@ -207,17 +217,58 @@ def _nothing_moved(last: dict[str, Any], config: Path, state_dir: Path, sources:
         return not any(pool.map(moved, wanted))
 
 
+def _valid_last_run(last: object) -> dict[str, Any] | None:
+    """The last run's record when it has the shape this code writes; a corrupted one is no record."""
+    if not isinstance(last, dict) or not isinstance(last.get("summary"), dict):
+        return None
+    if not (isinstance(last.get("config"), str) and isinstance(last.get("state"), str)):
+        return None
+    include, heads = last.get("include"), last.get("heads")
+    if not (isinstance(include, list) and all(isinstance(p, str) for p in include)):
+        return None
+    if not (isinstance(heads, list) and all(isinstance(h, list) and len(h) == 3
+                                            and all(isinstance(x, str) for x in h) for h in heads)):
+        return None
+    return last
+
+
+@contextlib.contextmanager
+def _state_lock(state_dir: Path) -> Iterator[None]:
+    """One `analyze` at a time per state directory, across processes: a second run waits, then sees the
+    first one's result. The lock is a flock on the folder holding the state directory (nothing is added to
+    the git-tracked tree, and nothing is created before the input is known to be valid)."""
+    folder = state_dir.absolute().parent
+    while not folder.exists() and folder != folder.parent:  # `--state new/dir/state`: lock what exists
+        folder = folder.parent
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError as exc:
+        raise InputError.single(state_dir, f"cannot use the state directory: {exc.strerror or exc}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def run_analyze(config: Path, state_dir: Path, cache_dir: Path, prune: bool = False,
                 progress: Progress | None = None) -> AnalyzeResult:
     """Validate everything first; write state only when the whole input is valid.
 
     When nothing moved since the last complete run (same config, refs and state files), nothing is
-    parsed or written and the last summary is returned.
+    parsed or written and the last summary is returned. Concurrent runs on one state directory serialize.
     """
+    with _state_lock(state_dir):
+        return _run_analyze(config, state_dir, cache_dir, prune, progress)
+
+
+def _run_analyze(config: Path, state_dir: Path, cache_dir: Path, prune: bool,
+                 progress: Progress | None) -> AnalyzeResult:
+    remove_stale_temp_files(state_dir)
     sources = Sources(cache_dir)
     last_runs = JsonCache(cache_dir / "last-runs.json", code_version())
     run_key = hashlib.sha256(f"{config.resolve()}\0{state_dir.resolve()}".encode()).hexdigest()[:16]
-    last = last_runs.data.get(run_key)
+    last = _valid_last_run(last_runs.data.get(run_key))
     if last and not prune and _nothing_moved(last, config, state_dir, sources):
         return AnalyzeResult(summary=last["summary"], unchanged_inputs=True)
 

@@ -1,20 +1,26 @@
 """`image-factory` / `python -m analyzer`: one entry point for every command.
 
-Exit codes: 0 ok, 1 partial (some sources or registries failed), 2 invalid input.
+Exit codes: 0 ok, 1 partial (some sources or registries failed), 2 invalid input, 3 internal error
+(a bug: a short message, the traceback only with `--debug` or IMAGE_FACTORY_DEBUG=1).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+import traceback
+from typing import NoReturn
 
 import click
 
 from analyzer.errors import InputError
+from analyzer.graph import DependencyCycle
 
 EXIT_OK = 0
 EXIT_PARTIAL = 1
 EXIT_INVALID = 2
+EXIT_INTERNAL = 3
 
 # Subcommand modules under analyzer.commands, in --help order.
 COMMANDS = [
@@ -55,12 +61,46 @@ class _Group(click.Group):
             for problem in exc.problems:
                 click.echo(f"error: {problem}", err=True)
             sys.exit(EXIT_INVALID)
+        except DependencyCycle as exc:  # managed images building on each other, in images.yaml or state
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_INVALID)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except BrokenPipeError:
+            sys.exit(EXIT_PARTIAL)
+        except OSError as exc:  # a path given on the command line that cannot be used (a file for a folder…)
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"error: {where}{exc.strerror or exc}", err=True)
+            sys.exit(EXIT_INVALID)
+        except Exception as exc:  # the one place a bug becomes a clean exit code
+            _internal_error(ctx, exc)
+
+
+def _debugging(ctx: click.Context) -> bool:
+    obj = ctx.obj if isinstance(ctx.obj, dict) else {}
+    return bool(obj.get("debug")) or os.environ.get("IMAGE_FACTORY_DEBUG", "") not in ("", "0")
+
+
+def _internal_error(ctx: click.Context, exc: BaseException) -> NoReturn:
+    """An unexpected exception: one line naming it (exit 3), the traceback only when debugging."""
+    if _debugging(ctx):
+        traceback.print_exception(exc)
+    message = str(exc).splitlines()[0][:300] if str(exc) else ""
+    click.echo(f"internal error: {type(exc).__name__}: {message} (a bug in image-factory; "
+               "re-run with --debug for the traceback)", err=True)
+    sys.exit(EXIT_INTERNAL)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name=None, version=__import__("analyzer").__version__)
-def cli() -> None:
+@click.option("--debug", is_flag=True, help="Show the traceback of an internal error (exit 3).")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
     """Image Factory: rebuild internal images on vetted base-image digests, orchestrated by Kargo."""
+    ctx.obj = {**(ctx.obj or {}), "debug": debug}
 
 
 def main() -> None:

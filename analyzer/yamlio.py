@@ -1,12 +1,17 @@
 """Safe YAML reading with source positions, and stable, atomic YAML writing.
 
 Reading keeps a map from each value's path (tuple of keys/indices) to its line so that validation
-errors can name the line of the offending field. Aliases are bounded to defeat "billion laughs".
+errors can name the line of the offending field. Aliases are bounded to defeat "billion laughs",
+nesting is bounded before libyaml composes anything (its recursive composer crashes the process on a
+60 KB `[[[[…`), a key given twice in one mapping is an error naming both lines, and only regular files
+are read (a FIFO or device named `*.yaml` must not hang a command).
 """
 
 from __future__ import annotations
 
 import os
+import re
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -16,6 +21,10 @@ import yaml
 from analyzer.errors import InputError
 
 MAX_ALIASES = 100
+MAX_DEPTH = 64
+"""Deepest nesting of mappings and sequences accepted (images.yaml and state files use fewer than 10)."""
+MAX_FILE_BYTES = 64 * 1024 * 1024
+_BLOCK_PREFIX_RE = re.compile(r"^[ ?-]*", re.MULTILINE)
 
 Path_ = tuple[str | int, ...]
 
@@ -26,6 +35,62 @@ _SafeDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumpe
 
 class TooManyAliases(yaml.YAMLError):
     pass
+
+
+class DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: str, first: int, second: int) -> None:
+        super().__init__(f"key {key!r} appears twice in one mapping (lines {first} and {second})")
+        self.line = second
+
+
+class TooDeep(yaml.YAMLError):
+    def __init__(self, line: int) -> None:
+        super().__init__(f"nested more than {MAX_DEPTH} levels deep")
+        self.line = line
+
+
+def read_regular_text(file: Path, what: str = "") -> str:
+    """UTF-8 text of `file`, which must be a regular file (never blocks on a FIFO, never reads a device);
+    any problem is an InputError naming the file."""
+    try:
+        fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise InputError.single(file, f"cannot read{what}: {exc.strerror or exc}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError.single(file, f"not a regular file{what}")
+        if info.st_size > MAX_FILE_BYTES:
+            raise InputError.single(file, f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise InputError.single(file, f"cannot read{what}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError.single(file, f"not UTF-8 text: {exc.reason}") from None
+
+
+def check_depth(text: str) -> None:
+    """Refuse nesting deeper than MAX_DEPTH before libyaml's composer sees it.
+
+    Block nesting on a line is bounded by its indentation plus `-`/`?` indicators, flow nesting by the
+    number of `[` and `{`; only when that cheap bound is too high are the parser's events counted
+    (libyaml's parser keeps an explicit stack: only its composer recurses)."""
+    bound = text.count("[") + text.count("{") + max(map(len, _BLOCK_PREFIX_RE.findall(text)), default=0) + 2
+    if bound <= MAX_DEPTH:
+        return
+    depth = 0
+    for event in yaml.parse(text, Loader=_SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise TooDeep(event.start_mark.line + 1 if event.start_mark else 1)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 def _positions(root: yaml.Node) -> dict[Path_, int]:
@@ -49,9 +114,14 @@ def _positions(root: yaml.Node) -> dict[Path_, int]:
             continue
         seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
+            keys: dict[str, int] = {}
             for key_node, value_node in node.value:
                 key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
-                out[(*path, key)] = key_node.start_mark.line + 1
+                line = key_node.start_mark.line + 1
+                if key in keys and isinstance(key_node, yaml.ScalarNode):
+                    raise DuplicateKey(key, keys[key], line)
+                keys[key] = line
+                out[(*path, key)] = line
                 stack.append((value_node, (*path, key)))
         elif isinstance(node, yaml.SequenceNode):
             stack.extend((item, (*path, i)) for i, item in enumerate(node.value))
@@ -77,21 +147,26 @@ class LocatedDocument:
 
 def load_located(file: Path) -> LocatedDocument:
     """Load one YAML document safely; raise InputError naming the file and line on any problem."""
+    text = read_regular_text(file)
     try:
-        text = file.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise InputError.single(file, f"cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise InputError.single(file, f"not UTF-8 text: {exc.reason}") from None
+        check_depth(text)
+    except (TooDeep, yaml.MarkedYAMLError) as exc:
+        line = exc.line if isinstance(exc, TooDeep) else (exc.problem_mark.line + 1 if exc.problem_mark else None)
+        message = str(exc) if isinstance(exc, TooDeep) else f"invalid YAML: {exc.problem or exc}"
+        raise InputError.single(file, message, line) from None
+    except yaml.YAMLError as exc:
+        raise InputError.single(file, f"invalid YAML: {exc}") from None
     loader = _SafeLoader(text)
     try:
         node = loader.get_single_node()
         lines = _positions(node) if node is not None else {}
         data = loader.construct_document(node) if node is not None else None
+    except DuplicateKey as exc:
+        raise InputError.single(file, str(exc), exc.line) from None
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise InputError.single(file, f"invalid YAML: {exc.problem or exc}", line) from None
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, RecursionError, ValueError, OverflowError) as exc:
         raise InputError.single(file, f"invalid YAML: {exc}") from None
     finally:
         loader.dispose()

@@ -24,6 +24,7 @@ from analyzer.rules.policy_config import load_policy_config
 from analyzer.rules.report import as_json, as_sarif, as_text, relocate_soak_sources
 from analyzer.rules.settings import PolicySettings
 from analyzer.state.store import load_states
+from analyzer.yamlio import check_depth, read_regular_text
 
 EXIT_MANDATORY = 1
 
@@ -51,11 +52,11 @@ def read_manifests(paths: Sequence[Path]) -> list[dict[str, Any]]:
         files += sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml")) if path.is_dir() else [path]
     manifests = []
     for file in files:
+        text = read_regular_text(file)
         try:
-            documents = list(yaml.safe_load_all(file.read_text(encoding="utf-8")))
-        except OSError as exc:
-            raise InputError.single(file, f"cannot read: {exc.strerror or exc}") from None
-        except yaml.YAMLError as exc:
+            check_depth(text)
+            documents = list(yaml.safe_load_all(text))
+        except (yaml.YAMLError, RecursionError, ValueError) as exc:
             mark = getattr(exc, "problem_mark", None)
             raise InputError.single(file, f"invalid YAML: {exc}", mark.line + 1 if mark else None) from None
         for number, document in enumerate(documents, 1):

@@ -9,6 +9,8 @@ from pathlib import Path
 import click
 
 from analyzer.discovery.dockerfile import DockerfileAnalysis, analyze_dockerfile
+from analyzer.errors import InputError
+from analyzer.yamlio import read_regular_text
 
 
 def _distinct(values: list[str]) -> list[str]:
@@ -46,9 +48,9 @@ def parse_build_args(values: tuple[str, ...]) -> dict[str, str]:
 def command(dockerfile: Path, build_args: tuple[str, ...], as_json: bool) -> None:
     """List the base images DOCKERFILE is built from (every FROM, COPY --from, RUN --mount from=)."""
     try:
-        text = dockerfile.read_bytes().decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        click.echo(f"error: cannot read {dockerfile}: {getattr(exc, 'strerror', None) or exc}", err=True)
+        text = read_regular_text(dockerfile)
+    except InputError as exc:  # a FIFO or /dev/zero is refused, never read until memory runs out
+        click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     result = contract_json(analyze_dockerfile(text, parse_build_args(build_args)))
     if as_json:

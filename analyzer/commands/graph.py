@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
@@ -15,6 +14,7 @@ from analyzer.graph import DependencyGraph
 from analyzer.planning.timeline import Plan, graph_from_states, plan
 from analyzer.state.store import load_states
 from analyzer.visual.graphdot import fleet_picture, render_svg, to_dot, to_json, to_mermaid
+from analyzer.visual.layered import layered_svg
 
 __all__ = ["command", "graph_from_states", "text_lines"]
 FORMATS = ["text", "json", "dot", "svg", "mermaid"]
@@ -56,8 +56,8 @@ def command(state_dir: Path, fmt: str, at: str | None, out: Path | None) -> None
         try:
             text = render_svg(to_dot(picture))
         except graphviz.ExecutableNotFound:
-            click.echo("error: `dot` not found: install Graphviz (Debian package `graphviz`)", err=True)
-            sys.exit(2)
+            click.echo("note: `dot` not found (Debian package `graphviz`): built-in layered layout", err=True)
+            text = layered_svg(picture)
     elif fmt == "mermaid":
         text = to_mermaid(picture)
     else:

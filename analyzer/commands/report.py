@@ -12,6 +12,7 @@ from analyzer.commands.timeopt import AT_OPTION, resolve_at
 from analyzer.planning.timeline import plan
 from analyzer.state.store import load_states
 from analyzer.visual.graphdot import fleet_picture, render_svg, to_dot
+from analyzer.visual.layered import layered_svg
 from analyzer.visual.report import render_report
 
 
@@ -28,13 +29,13 @@ def command(state_dir: Path, at: str | None, out: Path) -> None:
     timeline = plan(states, resolve_at(at))
     picture = fleet_picture(states, timeline)
     try:
-        svg: str | None = render_svg(to_dot(picture, legend=False))
+        svg = render_svg(to_dot(picture, legend=False))
+        standalone = render_svg(to_dot(picture))
     except graphviz.ExecutableNotFound:
-        click.echo("warning: `dot` not found (Debian package `graphviz`): report without the graph picture",
-                   err=True)
-        svg = None
+        click.echo("note: `dot` not found (Debian package `graphviz`): the graph is laid out by the built-in "
+                   "layered layout", err=True)
+        svg, standalone = layered_svg(picture, legend=False), layered_svg(picture)
     out.mkdir(parents=True, exist_ok=True)
-    if svg is not None:
-        (out / "graph.svg").write_text(render_svg(to_dot(picture)), encoding="utf-8")
+    (out / "graph.svg").write_text(standalone, encoding="utf-8")
     (out / "index.html").write_text(render_report(states, timeline, svg), encoding="utf-8")
     click.echo(f"wrote {out / 'index.html'}")

@@ -6,15 +6,19 @@ import re
 from datetime import timedelta
 
 _UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
-_DURATION_RE = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_DURATION_RE = re.compile(r"(?:(\d{1,12})w)?(?:(\d{1,12})d)?(?:(\d{1,12})h)?(?:(\d{1,12})m)?(?:(\d{1,12})s)?")
+MAX_SECONDS = (2**63 - 1) // 10**9
+"""Go's time.Duration (Kargo's fields) holds about 292 years; a longer delay cannot be rendered."""
 
 
 def parse_duration(text: str) -> timedelta:
     """Parse `7d`, `168h`, `1h30m`, `2w`; raise ValueError with the accepted forms otherwise."""
-    match = _DURATION_RE.match(text.strip()) if isinstance(text, str) else None
+    match = _DURATION_RE.fullmatch(text.strip()) if isinstance(text, str) else None
     if not match or not any(match.groups()):
         raise ValueError(f"invalid duration {text!r}: use a number with a unit, e.g. 7d, 168h, 36h, 1h30m")
     seconds = sum(int(v) * _UNIT_SECONDS[u] for v, u in zip(match.groups(), "wdhms", strict=True) if v)
+    if seconds > MAX_SECONDS:
+        raise ValueError(f"duration {text!r} is too long: at most {MAX_SECONDS // 3600}h (Go's time.Duration)")
     return timedelta(seconds=seconds)
 
 

@@ -101,5 +101,5 @@ def load_fleet(path: str | Path) -> Fleet:
             ))
     if problems:
         raise InputError(problems)
-    return Fleet(root=str(root), files=[str(doc.file) for doc, _ in parsed], defaults=defaults, images=images,
-                 registries=root_file.registries)
+    return Fleet(root=str(root), files=[str(doc.file) for doc, _ in parsed], include=list(root_file.include),
+                 defaults=defaults, images=images, registries=root_file.registries)

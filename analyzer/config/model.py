@@ -30,10 +30,13 @@ from analyzer.regex import re2_error
 DEFAULT_DELAY = timedelta(days=7)
 SelectionStrategy = Literal["Digest", "SemVer", "Lexical", "NewestBuild"]
 
-_DNS_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_DNS_SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
-_PLATFORM_RE = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$")
-_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Every pattern below is used with fullmatch: `$` would also match before a final "\n".
+_DNS_LABEL_RE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_DNS_SUBDOMAIN_RE = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
+_PLATFORM_RE = re.compile(r"[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?")
+_ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_WORKFLOW_RE = re.compile(r"[A-Za-z0-9._-]+\.ya?ml|[0-9]+")
+_REPO_SCHEMES = frozenset({"https", "http", "ssh", "git", "file"})
 
 
 def _duration(value: object) -> timedelta:
@@ -48,19 +51,19 @@ Duration = Annotated[timedelta, BeforeValidator(_duration), PlainSerializer(form
 
 
 def _dns_label(value: str) -> str:
-    if not _DNS_LABEL_RE.match(value):
+    if not isinstance(value, str) or not _DNS_LABEL_RE.fullmatch(value):
         raise ValueError(f"{value!r} is not a DNS-1123 label (lowercase letters, digits, '-', at most 63)")
     return value
 
 
 def _secret_name(value: str) -> str:
-    if not _DNS_SUBDOMAIN_RE.match(value):
+    if not _DNS_SUBDOMAIN_RE.fullmatch(value):
         raise ValueError(f"{value!r} is not a valid Kubernetes Secret name")
     return value
 
 
 def _platform(value: str) -> str:
-    if not _PLATFORM_RE.match(value):
+    if not _PLATFORM_RE.fullmatch(value):
         raise ValueError(f"invalid platform {value!r}: use os/arch, e.g. linux/amd64")
     return value
 
@@ -70,6 +73,14 @@ def _re2_regex(value: str) -> str:
     reason = re2_error(value)
     if reason is not None:
         raise ValueError(f"regex {value!r} does not compile under RE2 (Go regexp): {reason}")
+    return value
+
+
+def _workflow(value: str) -> str:
+    """The last path segment of GitHub's dispatch URL: a plain file name or a numeric id, never a path."""
+    if not _WORKFLOW_RE.fullmatch(value):
+        raise ValueError(f"workflow {value[:80]!r} must be a file name in .github/workflows (e.g. build.yml, "
+                         "letters, digits, '.', '_', '-') or a numeric workflow id")
     return value
 
 
@@ -98,18 +109,55 @@ def redact_url(url: str) -> str:
     return url
 
 
+_CREDENTIALS = ("embeds credentials or a token (the value is not shown); use a git credential helper "
+                "or the environment instead")
+
+
 def _repo_url(value: str) -> str:
-    """Git URL or local path; credentials must come from the environment, never from the URL."""
-    if not value.strip():
+    """Git URL or local path; credentials must come from the environment, never from the URL.
+
+    Parsed, not pattern-matched: a URL (`scheme://…`) must use https, http, ssh, git or file, name its host
+    (`https:///u:p@host` and `https:/u:p@host` do not), and carry no password, no token as user name
+    (http/https/git), no query and no fragment; an scp-like `[user@]host:path` has no password; a
+    remote-helper form (`ext::…`) and anything git could read as an option (`-…`) are refused. Messages
+    never echo a value that may hold a secret."""
+    if not isinstance(value, str) or not value.strip():
         raise ValueError("repo must not be empty")
-    parts = urlsplit(value)
-    if parts.scheme in {"http", "https", "ssh", "git", "file"} and parts.netloc and "@" in parts.netloc:
-        userinfo = parts.netloc.rsplit("@", 1)[0]
-        if ":" in userinfo or parts.scheme in {"http", "https"}:
-            raise ValueError(
-                f"repo URL {redact_url(value)!r} embeds credentials; use a git credential helper "
-                "or the environment instead"
-            )
+    if any(ord(ch) < 0x20 or ch == "\x7f" for ch in value) or value != value.strip():
+        raise ValueError("repo must not contain control characters or surrounding blanks")
+    if value.startswith("-"):
+        raise ValueError("repo must not start with '-' (git would read it as an option)")
+    if "?" in value or "#" in value:
+        raise ValueError(f"repo {_CREDENTIALS}: query strings and fragments are not allowed")
+    head = value.split("/", 1)[0]
+    if "::" in head:
+        raise ValueError("git remote-helper forms (`transport::address`, e.g. ext::) are not allowed")
+    if "://" in value:
+        scheme = value.split("://", 1)[0].lower()
+        if scheme not in _REPO_SCHEMES:
+            raise ValueError(f"repo URL scheme {scheme[:20]!r} is not allowed: use https, ssh, git, file or a path")
+        try:
+            parts = urlsplit(value)
+            port = parts.port
+        except ValueError:
+            raise ValueError("repo URL is not a valid URL (the value is not shown)") from None
+        if (parts.password is not None or parts.netloc.count("@") > 1 or "@" in parts.path
+                or (parts.username is not None and scheme in {"http", "https", "git"})):
+            raise ValueError(f"repo URL {_CREDENTIALS}")
+        if scheme == "file":
+            if parts.netloc not in ("", "localhost"):
+                raise ValueError("a file:// repo URL names a local path (file:///path)")
+        elif not parts.hostname or port == 0:
+            raise ValueError(f"repo URL has no host (write {scheme}://host/path); the value is not shown")
+        return value
+    if ":" in head:  # scp-like `[user@]host:path`, as git reads it: the host ends at the first ':'
+        user_host, _, path = value.partition(":")
+        if "@" in path or ":" in user_host.rpartition("@")[0]:
+            raise ValueError(f"repo {_CREDENTIALS}")
+        if path.startswith("/") and user_host.lower() in _REPO_SCHEMES | {"ftp", "ftps"}:
+            raise ValueError(f"repo looks like a {user_host[:10]!r} URL without '//' (write scheme://host/path)")
+        if not user_host.rpartition("@")[2]:
+            raise ValueError("repo is neither a URL, an scp-like host:path nor a path")
     return value
 
 
@@ -160,7 +208,7 @@ class Source(StrictModel):
     @model_validator(mode="after")
     def _arg_names(self) -> Source:
         for key in self.build_args:
-            if not _ENV_NAME_RE.match(key):
+            if not _ENV_NAME_RE.fullmatch(key):
                 raise ValueError(f"build arg name {key!r} is not a valid ARG name")
         return self
 
@@ -173,7 +221,8 @@ class GitHubWorkflowTrigger(StrictModel):
     """Trigger a GitHub Actions `workflow_dispatch`; the token is read from a Kubernetes Secret."""
 
     repository: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")]
-    workflow: Annotated[str, Field(min_length=1)]
+    workflow: Annotated[str, AfterValidator(_workflow)]
+    """A workflow file name in `.github/workflows/` (`build.yml`) or a numeric workflow id."""
     ref: str = "main"
     token_secret: SecretName = Field(alias="tokenSecret")
     inputs: dict[str, str] = Field(default_factory=dict)
@@ -286,7 +335,7 @@ def _registry_host(value: str) -> str:
 
 
 def _mirror_url(value: str) -> str:
-    if not re.match(r"^https?://[^\s@/]+/?$", value):
+    if not re.fullmatch(r"https?://[^\s@/]+/?", value):
         raise ValueError(f"{redact_url(value)!r} must be an http(s) base URL (scheme and host[:port], "
                          "no path) without credentials")
     return value.rstrip("/")

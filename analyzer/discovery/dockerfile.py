@@ -40,8 +40,11 @@ KNOWN_INSTRUCTIONS = frozenset({
 SCRATCH = "scratch"
 SYNTAX_BUILD_ARG = "BUILDKIT_SYNTAX"
 """A build arg that replaces the `# syntax=` frontend (dockerui's frontend forwarding)."""
-_STAGE_NAME_RE = re.compile(r"^[a-z][a-z0-9-_.]*$")
-_GO_ATOI_RE = re.compile(r"^[+-]?[0-9]+$")
+_STAGE_NAME_RE = re.compile(r"[a-z][a-z0-9-_.]*")
+_GO_ATOI_RE = re.compile(r"[+-]?[0-9]+")
+_GO_INT_MAX = 2**63 - 1
+"""strconv.Atoi on a 64-bit build: a longer number is a range error, and BuildKit then reads the value
+as a stage name or image (as we do)."""
 _VARIABLE_RE = re.compile(r"\$.", re.DOTALL)
 
 
@@ -98,11 +101,7 @@ class DockerfileAnalysis:
     @property
     def bases(self) -> list[ImageRef]:
         """Distinct external images from FROM lines, in order of first appearance."""
-        out: list[ImageRef] = []
-        for stage in self.stages:
-            if stage.ref is not None and stage.ref not in out:
-                out.append(stage.ref)
-        return out
+        return list(dict.fromkeys(stage.ref for stage in self.stages if stage.ref is not None))
 
 
 def analyze_dockerfile(text: str, build_args: Mapping[str, str] | None = None) -> DockerfileAnalysis:
@@ -176,6 +175,8 @@ class _Analyzer:
         self.parsed = parsed
         self.args = _GlobalArgs(build_args)
         self.stages: list[StageFrom] = []
+        self.stage_names: set[str] = set()
+        """Names of the stages so far (a set, so 20,000 FROMs stay linear)."""
         self.unresolved: list[Unusable] = []
         self.invalid: list[Unusable] = []
         self.problems = [Unusable("", p.line, p.message) for p in parsed.problems]
@@ -241,7 +242,7 @@ class _Analyzer:
         name: str | None = None
         error: str | None = None
         if len(words) == 3 and words[1].lower() == "as":
-            if _STAGE_NAME_RE.match(words[2].lower()):
+            if _STAGE_NAME_RE.fullmatch(words[2].lower()):
                 name = words[2].lower()
             else:
                 error = (f"invalid name for build stage: {words[2]!r}, "
@@ -250,12 +251,14 @@ class _Analyzer:
             error = "FROM requires either one or three arguments"
         platform, flag_error = self.platform_flag(instruction.flags)
         error = error or flag_error
-        earlier = {stage.name for stage in self.stages if stage.name}
+        earlier = self.stage_names
         if error:
             stage = self.unusable_stage(name, raw, instruction.line, platform, error, self.invalid, "invalid")
         else:
             stage = self.resolve_from(name, raw, instruction.line, platform, earlier)
         self.stages.append(stage)
+        if name:
+            self.stage_names.add(name)
 
     def platform_flag(self, flags: tuple[str, ...]) -> tuple[str | None, str | None]:
         """(platform, error): FROM accepts only `--platform=<value>` (BFlags.Parse rules)."""
@@ -337,8 +340,8 @@ class _Analyzer:
                              "variable expansion is not supported for --from, define a new stage with "
                              "FROM using ARG from global scope as a workaround")
                 continue
-            if _GO_ATOI_RE.match(value):
-                index = int(value)
+            index = _go_atoi(value)
+            if index is not None:
                 if not 0 <= index < len(self.stages):
                     self.problem(value, instruction.line, f"invalid stage index {index}")
                 continue
@@ -374,6 +377,14 @@ class _Analyzer:
             flag = "COPY --from" if via == "copy" else "RUN --mount from="
             self.problem(value, line,
                          f"{flag} {value!r} is neither a stage nor a valid image reference: {exc}")
+
+
+def _go_atoi(value: str) -> int | None:
+    """strconv.Atoi: an int64 in decimal with an optional sign, else None (never int() on 4,301 digits)."""
+    if not _GO_ATOI_RE.fullmatch(value) or len(value.lstrip("+-").lstrip("0")) > 19:
+        return None
+    number = int(value)
+    return number if -_GO_INT_MAX - 1 <= number <= _GO_INT_MAX else None
 
 
 def _is_reference(value: str) -> bool:

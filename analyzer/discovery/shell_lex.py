@@ -5,15 +5,25 @@ Quote removal, escapes and `$VAR` / `${VAR}` / `${VAR:-w}` / `${VAR-w}` / `${VAR
 value carries the names of the variables whose value we cannot know (an automatic platform ARG), so a
 FROM that depends on them is reported as unresolved instead of being guessed. Unset variables expand to
 "" as in BuildKit.
+
+Shell patterns (`${VAR#p}`, `${VAR/p/r}`) are matched with RE2, as BuildKit matches them with Go's regexp:
+linear time in the pattern and the text, whatever they hold. Nesting of `${…}` is bounded (MAX_NESTING):
+Go's growable stacks take any depth, Python's would overflow.
 """
 
 from __future__ import annotations
 
-import re
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import re2
+
 _SPECIAL_PARAMS = frozenset("@*#?-$!0")
+MAX_NESTING = 64
+"""`${A:-${B:-…}}` deeper than this is refused as an error of the word (no real Dockerfile comes close)."""
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
 
 
 class ExpansionError(ValueError):
@@ -108,6 +118,7 @@ class _Lexer:
         self.escape = escape
         self.options = options
         self.raw_escapes = options.raw_escapes
+        self.depth = 0
 
     def unset(self, name: str) -> frozenset[str]:
         """What an unset variable contributes to `unknown`."""
@@ -224,6 +235,15 @@ class _Lexer:
         return self.env.get(name)
 
     def dollar(self) -> tuple[str, frozenset[str]]:
+        self.depth += 1
+        try:
+            if self.depth > MAX_NESTING:
+                raise ExpansionError(f"syntax error: variable substitutions nested more than {MAX_NESTING} deep")
+            return self._dollar()
+        finally:
+            self.depth -= 1
+
+    def _dollar(self) -> tuple[str, frozenset[str]]:
         self.next()  # the '$'
         if self.peek() != "{":
             name = self.process_name()
@@ -343,8 +363,16 @@ def _apply_modifier(name: str, modifier: str, null_is_unset: bool, value: Value 
     return _reverse(_trim_prefix(_reverse_pattern(pattern), _reverse(text), greedy)), unknown | word_unknown
 
 
-def _shell_pattern_to_regex(pattern: str, greedy: bool, anchored: bool) -> re.Pattern[str]:
-    """convertShellPatternToRegex: `*` and `?` wildcards, `\\` escapes, no bracket expressions."""
+def _literal(ch: str) -> str:
+    return ch if ch.isascii() and ch.isalnum() else f"\\x{{{ord(ch):x}}}"
+
+
+@functools.lru_cache(maxsize=256)
+def _shell_pattern_to_regex(pattern: str, greedy: bool, anchored: bool) -> re2._Regexp:
+    """convertShellPatternToRegex: `*` and `?` wildcards, `\\` escapes, no bracket expressions.
+
+    Compiled by RE2 like Go's regexp (so `.` does not match a newline, as in BuildKit), never by a
+    backtracking engine: `${X#*a*a*a*a*c}` on a long value must not take exponential time."""
     out = ["^"] if anchored else []
     star = ".*" if greedy else ".*?"
     i = 0
@@ -362,11 +390,14 @@ def _shell_pattern_to_regex(pattern: str, greedy: bool, anchored: bool) -> re.Pa
             if following not in ("*", "?", "\\"):
                 raise ExpansionError(
                     f"invalid pattern ({pattern}) in substitution: invalid escape '\\{following}'")
-            out.append(re.escape(following))
+            out.append(_literal(following))
             i += 1
         else:
-            out.append(re.escape(tok))
-    return re.compile("".join(out), re.DOTALL)
+            out.append(_literal(tok))
+    try:
+        return re2.compile("".join(out), _RE2_OPTIONS)
+    except re2.error:  # Go's regexp refuses an oversized expression too ("expression too large")
+        raise ExpansionError(f"invalid pattern ({pattern[:80]}…) in substitution: too large") from None
 
 
 def _trim_prefix(pattern: str, text: str, greedy: bool) -> str:

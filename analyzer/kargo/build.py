@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from analyzer.config.durations import format_duration, parse_duration
 from analyzer.config.model import EnrolledImage, Fleet, Trigger
@@ -318,7 +319,8 @@ def _trigger_step(settings: Settings, image: _Managed, origins: list[_Origin]) -
     headers: list[dict[str, str]] = [{"name": "Content-Type", "value": "application/json"}]
     if trigger.github is not None:
         gh = trigger.github
-        url = f"{GITHUB_API}/repos/{gh.repository}/actions/workflows/{gh.workflow}/dispatches"
+        url = (f"{GITHUB_API}/repos/{quote(gh.repository, safe='/')}/actions/workflows/"
+               f"{quote(gh.workflow, safe='')}/dispatches")
         # The image name is a default the team may override (`inputs.image`); base-digests is reserved
         # (the config model refuses it), so the vetted digests always reach the build.
         inputs = {cv.TRIGGER_INPUT_IMAGE: _lit(image.name)}

@@ -15,12 +15,12 @@ from analyzer.discovery.reference import DEFAULT_DOMAIN, OFFICIAL_REPO_PREFIX, p
 
 MAX_LENGTH = 63
 HASH_LENGTH = 6
-_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_LABEL_RE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 _INVALID_RUN = re.compile(r"[^a-z0-9]+")
 
 
 def is_dns_label(name: str) -> bool:
-    return bool(_LABEL_RE.match(name))
+    return bool(_LABEL_RE.fullmatch(name))
 
 
 def short_hash(key: str) -> str:

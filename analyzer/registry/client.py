@@ -46,7 +46,7 @@ from analyzer.registry.manifest import (
 from analyzer.registry.mirrors import Endpoints, endpoints_for, limits_for_host, registry_of_host
 from analyzer.registry.ratelimit import HostLimits, LimitedTransport
 
-_DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$")
+_DIGEST_RE = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}")
 
 
 @dataclass(frozen=True)
@@ -198,7 +198,7 @@ class RegistryClient:
         digest = response.headers.get("Docker-Content-Digest", "").strip()
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
         if digest:
-            if not _DIGEST_RE.match(digest):
+            if not _DIGEST_RE.fullmatch(digest):
                 raise BadResponse(f"{what}: malformed Docker-Content-Digest header")
             return TagDigest(digest, media_type)
         # No digest header (some registries): fall back to GET and hash the exact bytes.

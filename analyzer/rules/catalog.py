@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from analyzer.rules import credentials, delay, expressions, hygiene, tags
+from analyzer.rules import credentials, delay, dispatch, expressions, hygiene, tags
 from analyzer.rules.model import Finding, Level, Resource, Violation
 from analyzer.rules.settings import PolicySettings
 
@@ -61,6 +61,9 @@ RULES: tuple[Rule, ...] = (
     Rule("kargo-expression-syntax", "Stage expressions survive Kargo's template scanner (an expression ends "
          "at the first `}}`) and whole-expression verification args are quote()d.", M,
          expressions.kargo_expressions),
+    Rule("github-dispatch-url", "A GitHub trigger's URL is exactly the workflow-dispatch endpoint "
+         "(/repos/OWNER/REPO/actions/workflows/WORKFLOW/dispatches), so the token it carries goes nowhere else.",
+         M, dispatch.github_dispatch_url),
     Rule("no-managed-image-warehouse", "No Warehouse follows a managed image.", M,
          hygiene.no_managed_image_warehouse, stack=True),
     Rule("rebuild-graph-acyclic", "The Stage graph has no cycle.", M, hygiene.rebuild_graph_acyclic, stack=True),

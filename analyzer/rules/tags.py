@@ -14,7 +14,7 @@ from analyzer.rules.settings import PolicySettings
 REGEX_FIELDS = ("allowTagsRegexes", "ignoreTagsRegexes")
 DEPRECATED_FIELDS = ("allowTags", "ignoreTags")
 
-_LITERAL_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_LITERAL_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 PROBE_TAGS = ("latest", "1", "1.2.3", "v2.4.0", "3.12-slim", "3.12.7-slim-bookworm", "20-alpine", "nightly",
               "edge", "sha-0a1b2c3", "x", "Z_9", "20240101", "a.b-c_d", "rc")
 """Tag-shaped strings unlike each other; a regex matching all of them admits everything."""
@@ -143,7 +143,7 @@ def digest_constraint_literal(warehouse: Resource, settings: PolicySettings) -> 
             findings.append(warehouse.finding(
                 f"Warehouse {warehouse.name} {path} uses imageSelectionStrategy Digest without a constraint: "
                 "set constraint to the tag to follow, e.g. 3.12-slim"))
-        elif not isinstance(constraint, str) or not _LITERAL_TAG.match(constraint):
+        elif not isinstance(constraint, str) or not _LITERAL_TAG.fullmatch(constraint):
             findings.append(warehouse.finding(
                 f"Warehouse {warehouse.name} {path}.constraint = {constraint!r} is not a literal tag: Digest "
                 "follows exactly one mutable tag; write the tag itself (e.g. 3.12-slim), or use SemVer/Lexical "

@@ -15,6 +15,7 @@ import fcntl
 import os
 import random
 import re
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -119,12 +120,30 @@ def _git_error(action: str, remote: StateRemote, exc: git.GitCommandError) -> St
     return StateRepoError(f"cannot {action} {remote.safe_url} ({remote.branch}): {redact(detail)}")
 
 
-def _open(workdir: Path, remote: StateRemote) -> git.Repo:
-    if (workdir / ".git").is_dir():
+def _usable(workdir: Path) -> git.Repo | None:
+    """The working copy's repository, after removing the lock files a killed run left anywhere under
+    `.git` (index.lock, HEAD.lock, refs/**.lock, …: we hold the working copy's lock, so they are stale);
+    None when `.git` is half-made (a run killed during `git init`)."""
+    dot_git = workdir / ".git"
+    if not dot_git.is_dir():
+        return None
+    for stale in [*dot_git.glob("*.lock"), *dot_git.glob("refs/**/*.lock"), *dot_git.glob("logs/**/*.lock")]:
+        stale.unlink(missing_ok=True)
+    try:
         repo = git.Repo(workdir)
-        # A run killed mid-commit leaves lock files; we hold the working copy's lock, so they are stale.
-        for stale in (workdir / ".git").glob("*.lock"):
-            stale.unlink(missing_ok=True)
+        repo.git.rev_parse("--git-dir")
+        repo.config_reader().sections()
+        return repo
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.GitCommandError, OSError, ValueError):
+        return None
+
+
+def _open(workdir: Path, remote: StateRemote) -> git.Repo:
+    repo_or_none = _usable(workdir)
+    if repo_or_none is None and workdir.exists():
+        shutil.rmtree(workdir)  # only a private working copy, reset to the remote on every run anyway
+    if repo_or_none is not None:
+        repo = repo_or_none
         if "origin" in [r.name for r in repo.remotes]:
             repo.remotes.origin.set_url(remote.url)
         else:

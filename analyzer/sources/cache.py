@@ -3,8 +3,9 @@
 - Parse results are cached by the Dockerfile's git blob id and the build args: a blob that did not
   change is never parsed again, a changed blob always is (its id changes).
 - Blob ids are cached per (commit, path): a repository whose ref did not move costs no object reads.
-- The whole run is fingerprinted (config bytes, every source's resolved commit, the state files'
-  size/mtime): when nothing moved, `analyze` writes nothing and re-uses the last summary.
+- The whole run is fingerprinted (the bytes of the root file and every included file, every source's
+  resolved commit, the state files' contents): when nothing moved, `analyze` writes nothing and re-uses
+  the last summary. Contents, not size and mtime: an in-place edit that keeps both is still seen.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -57,8 +59,10 @@ class JsonCache:
             loaded = json.loads(path.read_text())
             if loaded.get("version") == version:
                 self.data = loaded["data"]
-        except (OSError, ValueError, KeyError, AttributeError):
-            pass
+        except (OSError, ValueError, KeyError, AttributeError, TypeError, RecursionError):
+            pass  # a corrupted or foreign cache is a cold cache
+        if not isinstance(self.data, dict):
+            self.data = {}
 
     def save(self) -> None:
         if self.dirty:
@@ -75,7 +79,10 @@ class ParseCache(JsonCache):
 
     def get(self, blob: str, build_args: Mapping[str, str]) -> DockerfileAnalysis | None:
         raw = self.data.get(self.key(blob, build_args))
-        return _ANALYSIS.validate_python(raw) if raw is not None else None
+        try:
+            return _ANALYSIS.validate_python(raw) if raw is not None else None
+        except ValueError:  # a corrupted entry is a miss
+            return None
 
     def put(self, blob: str, build_args: Mapping[str, str], analysis: DockerfileAnalysis) -> None:
         self.data[self.key(blob, build_args)] = _ANALYSIS.dump_python(analysis, mode="json")
@@ -94,21 +101,43 @@ class BlobIndex(JsonCache):
         self.dirty = True
 
 
+def _file_hash(path: str) -> str:
+    """sha256 of a regular file's bytes; anything else (FIFO, device, dangling link) is named by its kind,
+    never opened for a blocking read, so that loading the states reports it."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        return f"unreadable:{exc.errno}"
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return f"special:{stat.S_IFMT(info.st_mode)}"
+        h = hashlib.sha256()
+        while chunk := os.read(fd, 1 << 20):
+            h.update(chunk)
+        return h.hexdigest()
+    except OSError as exc:
+        return f"unreadable:{exc.errno}"
+    finally:
+        os.close(fd)
+
+
 def state_signature(folder: Path) -> str:
-    """Cheap identity of a state directory: names, sizes and mtimes (no reads)."""
+    """Identity of a state directory: every `*.yaml` name and the hash of its contents."""
     entries = []
     if folder.is_dir():
         with os.scandir(folder) as it:
             for entry in it:
                 if entry.name.endswith(".yaml"):
-                    st = entry.stat()
-                    entries.append(f"{entry.name}:{st.st_size}:{st.st_mtime_ns}")
+                    entries.append(f"{entry.name}:{_file_hash(entry.path)}")
+    elif folder.exists() or folder.is_symlink():
+        entries.append("not-a-directory")
     return _digest(sorted(entries))
 
 
 def config_fingerprint(root: Path, include_files: Iterable[Path]) -> str:
     """The enrollment's identity: the root file and every included file, by content."""
-    return _digest(f"{path}:{hashlib.sha256(path.read_bytes()).hexdigest()}" for path in [root, *include_files])
+    return _digest(f"{path}:{_file_hash(str(path))}" for path in [root, *include_files])
 
 
 class Snapshot(Generic[T]):

@@ -4,13 +4,23 @@ A ref is first resolved without fetching (local repositories: read their refs di
 `git ls-remote`), and the mirror is fetched only when it lacks that commit, so a repository whose
 ref did not move costs no fetch. Files are read from the object database (no checkout).
 Credentials come from the environment / git's credential helpers; every error message is redacted.
+
+Mirrors survive kills and concurrent runs: each is cloned into a temporary folder and renamed into place,
+clones and fetches of one repository are serialized across processes by a lock file next to the mirror,
+and a mirror that is not a mirror of its URL (a clone killed before git wrote its config) is re-cloned.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
+import os
 import re
+import shutil
+import tempfile
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,9 +30,10 @@ import git
 from analyzer.config.model import redact_url
 
 _USERINFO_RE = re.compile(r"(\w+://)[^/\s@]+@")
-_SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+_SHA_RE = re.compile(r"[0-9a-f]{40}")
 _SYMLINK_MODE = 0o120000
-_GIT_ERRORS = (git.GitCommandError, git.NoSuchPathError, git.InvalidGitRepositoryError, ValueError, git.BadName)
+_GIT_ERRORS = (git.GitCommandError, git.NoSuchPathError, git.InvalidGitRepositoryError, ValueError, git.BadName,
+               git.exc.UnsafeOptionError, git.exc.UnsafeProtocolError, OSError)
 
 
 class SourceError(Exception):
@@ -77,9 +88,46 @@ class GitCache:
     def _mirror_path(self, url: str) -> Path:
         return self.cache_dir / (hashlib.sha256(url.encode()).hexdigest()[:20] + ".git")
 
+    @contextlib.contextmanager
+    def _process_lock(self, url: str) -> Iterator[None]:
+        """Exclusive across processes (flock on `<mirror>.lock`) while a mirror is created or fetched."""
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self._mirror_path(url).with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _open_mirror(self, url: str, path: Path) -> git.Repo | None:
+        """The mirror at `path` when it is a usable mirror of `url`; a broken one is removed."""
+        if not path.exists() and not path.is_symlink():
+            return None
+        try:
+            repo = git.Repo(path)
+            if repo.bare and repo.git.config("--get", "remote.origin.url") == url:
+                return repo
+            repo.close()
+        except (*_GIT_ERRORS, git.GitError):
+            pass
+        _remove(path)
+        return None
+
+    def _clone(self, url: str, path: Path) -> git.Repo:
+        """Clone into a temporary folder next to `path`, then rename: `path` is whole or absent."""
+        for stale in self.cache_dir.glob(f".{path.name}.*.tmp"):  # clones killed before their rename
+            _remove(stale)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=self.cache_dir))
+        try:
+            git.Repo.clone_from(url, tmp / "m.git", mirror=True).close()
+            os.rename(tmp / "m.git", path)
+        finally:
+            _remove(tmp)
+        return git.Repo(path)
+
     def head(self, url: str, ref: str) -> str:
         """The commit `ref` (branch, tag or commit id) points to at `url`, without fetching."""
-        if _SHA_RE.match(ref):
+        if _SHA_RE.fullmatch(ref):
             return ref
         path = local_path(url)
         try:
@@ -97,7 +145,9 @@ class GitCache:
     def _ls_remote(self, url: str) -> dict[str, str]:
         with self._lock(url):
             if url not in self._remote_refs:
-                out = str(git.cmd.Git().ls_remote(url))
+                if url.startswith("-"):  # the config refuses these; never let git read a URL as an option
+                    raise ValueError("a repository URL must not start with '-'")
+                out = str(git.cmd.Git().ls_remote("--", url))
                 pairs = (line.split("\t", 1) for line in out.splitlines() if "\t" in line)
                 self._remote_refs[url] = {name: sha for sha, name in pairs}
             return self._remote_refs[url]
@@ -108,16 +158,18 @@ class GitCache:
             repo = self._repos.get(url)
             path = self._mirror_path(url)
             try:
-                if repo is None and (path / "HEAD").exists():
-                    repo = git.Repo(path)
                 if repo is not None and _has_commit(repo, commit):
-                    self._repos[url] = repo
                     return repo
-                if repo is None:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    repo = git.Repo.clone_from(url, path, mirror=True)
-                else:
-                    repo.git.fetch("--prune", "--force", "--tags", "origin", "+refs/heads/*:refs/heads/*")
+                with self._process_lock(url):
+                    if repo is None:
+                        repo = self._open_mirror(url, path)
+                    if repo is not None and _has_commit(repo, commit):
+                        self._repos[url] = repo
+                        return repo
+                    if repo is None:
+                        repo = self._clone(url, path)
+                    else:
+                        repo.git.fetch("--prune", "--force", "--tags", "origin", "+refs/heads/*:refs/heads/*")
             except _GIT_ERRORS as exc:
                 raise SourceError(f"cannot fetch {redact_url(url)}: {_detail(exc)}") from None
             self._repos[url] = repo
@@ -152,6 +204,13 @@ class GitCache:
         commit = self.head(url, ref)
         blob = self.blob_id(url, commit, path)
         return SourceFile(text=self.read_blob(url, commit, blob, path), commit=commit, blob=blob)
+
+
+def _remove(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink(missing_ok=True)
+    elif path.exists():
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _local_head(repo: git.Repo, ref: str) -> str:

@@ -2,20 +2,78 @@
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from pathlib import Path
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from analyzer.config.durations import parse_duration
+from analyzer.discovery.reference import InvalidReference, parse_reference
 from analyzer.errors import InputError, Problem, validation_problems
 from analyzer.state.model import ImageState, state_filename
-from analyzer.yamlio import dump_stable, load_located, write_atomic
+from analyzer.yamlio import LocatedDocument, dump_stable, load_located, write_atomic
 
 STATE_SUBDIR = "images"
+_NAME_RE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
 def images_dir(state_dir: Path) -> Path:
     return state_dir / STATE_SUBDIR
+
+
+def _naive_times(value: object, path: tuple[str | int, ...]) -> Iterable[tuple[str | int, ...]]:
+    """Paths of every datetime without a time zone (they cannot be compared with the clock)."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _naive_times(item, (*path, key))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from _naive_times(item, (*path, index))
+    elif isinstance(value, BaseModel):
+        for name, info in type(value).model_fields.items():
+            yield from _naive_times(getattr(value, name), (*path, info.alias or name))
+
+
+def _semantic_problems(file: Path, doc: LocatedDocument, state: ImageState) -> list[Problem]:
+    """What the schema alone lets through but every command relies on."""
+    def problem(path: tuple[str | int, ...], message: str) -> Problem:
+        return Problem(str(file), doc.line_of(path), ".".join(str(p) for p in path), message)
+
+    problems: list[Problem] = []
+    for path, ref in [(("ref",), state.ref)] + [
+            (("managed", "bases", i, "tracked"), base.tracked)
+            for i, base in enumerate(state.managed.bases if state.managed else []) if base.tracked]:
+        try:
+            parse_reference(ref)
+        except InvalidReference as exc:
+            problems.append(problem(path, f"{ref!r} is not a valid image reference: {exc}"))
+    if state.name is not None and not _NAME_RE.fullmatch(state.name):
+        problems.append(problem(("name",), f"{state.name[:80]!r} is not an image name (a DNS-1123 label)"))
+    if state.managed is not None:
+        try:
+            parse_duration(state.managed.delay)
+        except ValueError as exc:
+            problems.append(problem(("managed", "delay"), str(exc)))
+    if state.managed is not None and state.name:
+        if state.name in state.managed.parents:
+            problems.append(problem(("managed", "parents"), f"image {state.name!r} is its own parent"))
+        for i, base in enumerate(state.managed.bases):
+            if (base.kind == "managed") != bool(base.parent):
+                problems.append(problem(("managed", "bases", i, "kind"),
+                                        "a base of kind managed names its `parent:` image, and only such a base"))
+            if base.parent == state.name:
+                problems.append(problem(("managed", "bases", i, "parent"),
+                                        f"image {state.name!r} is its own parent"))
+    for naive in _naive_times(state, ()):
+        problems.append(problem(naive, "timestamp without a time zone (write it in UTC, e.g. "
+                                      "2024-01-01T00:00:00Z)"))
+    return problems
 
 
 def load_state_file(file: Path) -> ImageState:
@@ -24,6 +82,9 @@ def load_state_file(file: Path) -> ImageState:
         state = ImageState.model_validate(doc.data)
     except ValidationError as exc:
         raise InputError(validation_problems(file, exc.errors(), doc.line_of)) from None
+    problems = _semantic_problems(file, doc, state)
+    if problems:
+        raise InputError(problems)
     if state_filename(state.ref) != file.name:
         raise InputError.single(file, f"file name does not match ref {state.ref!r} "
                                 f"(expected {state_filename(state.ref)})", doc.line_of(("ref",)), "ref")
@@ -36,6 +97,8 @@ def load_states(state_dir: Path) -> dict[str, ImageState]:
     problems: list[Problem] = []
     folder = images_dir(state_dir)
     if not folder.is_dir():
+        if folder.exists() or folder.is_symlink():
+            raise InputError.single(folder, "not a directory: the state folder must hold one YAML file per image")
         return states
     for file in sorted(folder.glob("*.yaml")):
         try:
@@ -44,9 +107,53 @@ def load_states(state_dir: Path) -> dict[str, ImageState]:
             problems.extend(exc.problems)
             continue
         states[state.ref] = state
+    problems.extend(_cross_file_problems(folder, states))
     if problems:
         raise InputError(problems)
     return states
+
+
+def _cross_file_problems(folder: Path, states: Mapping[str, ImageState]) -> list[Problem]:
+    """Names are unique, and every managed parent a state names has a state of its own."""
+    problems: list[Problem] = []
+    names: dict[str, str] = {}
+    for state in states.values():
+        if state.managed is None or not state.name:
+            continue
+        if state.name in names:
+            problems.append(Problem(str(folder / state_filename(state.ref)), None, "name",
+                                    f"image name {state.name!r} is also used by {names[state.name]}"))
+        names.setdefault(state.name, state_filename(state.ref))
+    for state in states.values():
+        if state.managed is None:
+            continue
+        wanted = {*state.managed.parents, *(b.parent for b in state.managed.bases if b.parent)}
+        for parent in sorted(wanted - set(names)):
+            problems.append(Problem(str(folder / state_filename(state.ref)), None, "managed.parents",
+                                    f"parent {parent[:80]!r} has no managed state file "
+                                    "(run `image-factory analyze`)"))
+    return problems
+
+
+STALE_TEMP_SECONDS = 60
+
+
+def remove_stale_temp_files(state_dir: Path, now: float | None = None) -> list[Path]:
+    """Temp files a killed writer left behind (`.<name>.yaml.<random>.tmp`, see write_atomic), older than a
+    minute so that a writer still at work keeps its own."""
+    folder = images_dir(state_dir)
+    if not folder.is_dir():
+        return []
+    limit = (time.time() if now is None else now) - STALE_TEMP_SECONDS
+    removed = []
+    for path in folder.glob(".*.tmp"):
+        try:
+            if path.is_file() and not path.is_symlink() and path.stat().st_mtime < limit:
+                path.unlink()
+                removed.append(path)
+        except OSError:
+            continue
+    return removed
 
 
 def render_state(state: ImageState) -> str:

@@ -147,6 +147,11 @@ def to_dot(picture: FleetPicture, title: str = "Image Factory fleet", legend: bo
             attrs.update(style="dashed", label=VIA_LABEL[edge.via])
         if edge.internal:
             attrs.update(penwidth="1.6", color="#222222")
+        for end in (edge.parent, edge.child):
+            if end not in names:  # a base whose state file is missing: drawn plainly, never a KeyError
+                names[end] = end.replace(":", " tag ")
+                dot.node(names[end], label=f"{end}\n(no state file)", id=dom_id(end), shape="ellipse",
+                         style="dashed", color="#777777")
         dot.edge(names[edge.parent], names[edge.child], **attrs)
     return dot
 

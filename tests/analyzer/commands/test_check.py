@@ -73,7 +73,7 @@ def test_sarif_is_valid_and_points_at_images_yaml_lines(in_bad_fleet: None) -> N
     assert log["version"] == "2.1.0"
     run_ = log["runs"][0]
     rule_ids = [r["id"] for r in run_["tool"]["driver"]["rules"]]
-    assert len(rule_ids) == 19
+    assert len(rule_ids) == 20
     locations = {(r["ruleId"], r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
                   r["locations"][0]["physicalLocation"]["region"]["startLine"]) for r in run_["results"]}
     assert ("digest-constraint-literal", "images.yaml", 51) in locations

@@ -199,3 +199,31 @@ def test_state_remote_password_stays_in_the_environment(remote: Path, tmp_path: 
     answer = subprocess.run(["sh", "-c", helper.removeprefix("!") + " get"], capture_output=True, text=True,
                             env={**os.environ, "IMAGE_FACTORY_STATE_USERNAME": "bot"})
     assert answer.stdout.splitlines() == ["username=bot", "password=pa55-never-on-disk"]
+
+
+@pytest.mark.parametrize("lock", [".git/index.lock", ".git/HEAD.lock", ".git/refs/heads/state.lock",
+                                  ".git/refs/remotes/origin/state.lock", ".git/config.lock"])
+def test_ref_lock_left_by_a_killed_run_is_recovered(remote: Path, tmp_path: Path, lock: str) -> None:
+    """Issue 16: a kill while git holds a lock anywhere under .git must not break every later run."""
+    workdir = tmp_path / "work"
+    record_to_git(StateRemote(url=str(remote)), [rebuild(1)], workdir=workdir)
+    (workdir / lock).parent.mkdir(parents=True, exist_ok=True)
+    (workdir / lock).write_text("")
+    result = record_to_git(StateRemote(url=str(remote)), [rebuild(2)], workdir=workdir)
+    assert result.commit == remote_head(remote)
+
+
+@pytest.mark.parametrize("leftover", ["empty-git-dir", "objects-only", "no-config"])
+def test_half_made_working_copy_is_recreated(remote: Path, tmp_path: Path, leftover: str) -> None:
+    """Issue 16: a kill during `git init` leaves a `.git` git cannot use; the next run starts afresh."""
+    workdir = tmp_path / "work"
+    if leftover == "no-config":
+        record_to_git(StateRemote(url=str(remote)), [rebuild(1)], workdir=workdir)
+        (workdir / ".git" / "config").unlink()
+        (workdir / ".git" / "HEAD").unlink()
+    else:
+        (workdir / ".git").mkdir(parents=True)
+        if leftover == "objects-only":
+            (workdir / ".git" / "objects").mkdir()
+    result = record_to_git(StateRemote(url=str(remote)), [rebuild(2)], workdir=workdir)
+    assert result.commit == remote_head(remote)
