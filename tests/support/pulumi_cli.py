@@ -148,9 +148,8 @@ class Pulumi:
             event_log = self.project / f".events-{time.monotonic_ns()}.jsonl"
             argv += [f"--event-log={event_log}"]
         start = time.monotonic()
-        # On a timeout the CLI is interrupted as a user would (Ctrl-C twice: cancel, then stop plugins), and
-        # only then killed with its process group; the stand-in language host takes the program and the pack
-        # down with it (PR_SET_PDEATHSIG).
+        # On a timeout the CLI is interrupted as a user would (Ctrl-C twice: cancel, then stop its plugins),
+        # and only then killed with its process group.
         proc = subprocess.Popen([str(self.bin / "pulumi"), *argv, "--non-interactive", "--color=never"],
                                 cwd=self.project, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, start_new_session=True)

@@ -22,11 +22,9 @@ only grpc and the pulumi SDK's protos, so it runs from any virtualenv that has t
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import os
 import queue
-import signal
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -39,12 +37,6 @@ from google.protobuf import empty_pb2, json_format
 from pulumi.runtime.proto import language_pb2, language_pb2_grpc, plugin_pb2
 
 VERSION = "0.1.0+image-factory-test-host"
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """Linux: get SIGKILL when the parent process dies (the CLI for the host; the host for its children)."""
-    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 BAIL_EXIT_CODE = 32  # pulumi-language-python-exec: "an error message was already displayed to the user"
 
 
@@ -106,8 +98,7 @@ class Host(language_pb2_grpc.LanguageRuntimeServicer):
         args += [program, *request.args]
         env["PULUMI_CONFIG"] = json.dumps(dict(request.config))
         env["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(list(request.configSecretKeys))
-        code = subprocess.run(args, env=env, cwd=request.pwd or None, check=False,
-                              preexec_fn=_die_with_parent).returncode
+        code = subprocess.run(args, env=env, cwd=request.pwd or None, check=False).returncode
         if code == 0:
             return language_pb2.RunResponse()
         if code == BAIL_EXIT_CODE:
@@ -121,7 +112,7 @@ class Host(language_pb2_grpc.LanguageRuntimeServicer):
         pack = os.path.join(info.program_directory, info.entry_point or ".")
         proc = subprocess.Popen([python, "-u", "-m", "pulumi.policy", *request.args, pack],
                                 cwd=request.pwd or info.program_directory, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, preexec_fn=_die_with_parent)
+                                stderr=subprocess.PIPE)
         chunks: queue.Queue[tuple[str, bytes]] = queue.Queue()
 
         def pump(name: str, stream: Any) -> None:
@@ -149,7 +140,6 @@ def main() -> None:
     parser.add_argument("--exec", dest="exec_script", required=True)
     parser.add_argument("engine_address")
     args, _ = parser.parse_known_args()
-    _die_with_parent()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8),
                          options=[("grpc.max_receive_message_length", 400 * 1024 * 1024)])
     language_pb2_grpc.add_LanguageRuntimeServicer_to_server(  # type: ignore[no-untyped-call]
