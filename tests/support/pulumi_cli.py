@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -147,10 +148,24 @@ class Pulumi:
             event_log = self.project / f".events-{time.monotonic_ns()}.jsonl"
             argv += [f"--event-log={event_log}"]
         start = time.monotonic()
-        proc = subprocess.run([str(self.bin / "pulumi"), *argv, "--non-interactive", "--color=never"],
-                              cwd=self.project, env=self.env, capture_output=True, text=True, timeout=timeout,
-                              check=False)
-        result = Result(argv, proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start)
+        # On a timeout the CLI is interrupted as a user would (Ctrl-C twice: cancel, then stop its plugins),
+        # and only then killed with its process group.
+        proc = subprocess.Popen([str(self.bin / "pulumi"), *argv, "--non-interactive", "--color=never"],
+                                cwd=self.project, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True)
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            for sig, grace in ((signal.SIGINT, 15), (signal.SIGINT, 5), (signal.SIGKILL, None)):
+                os.killpg(proc.pid, sig)
+                try:
+                    stdout, stderr = proc.communicate(timeout=grace)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+            raise AssertionError(f"pulumi {' '.join(argv)} timed out after {timeout} s\n{stdout[-4000:]}\n"
+                                 f"{stderr[-4000:]}") from None
+        result = Result(argv, proc.returncode, stdout, stderr, time.monotonic() - start)
         if event_log is not None and event_log.exists():
             result.events = [json.loads(line) for line in event_log.read_text().splitlines() if line.strip()]
             event_log.unlink()
