@@ -8,6 +8,8 @@ import os
 import random
 import shutil
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -36,40 +38,34 @@ def _timed(label: str, index: int, started: float) -> None:
     assert elapsed < SLOW, f"{label} seed={SEED} index={index} took {elapsed:.1f}s"
 
 
+def _survives(label: str, index: int, text: str, action: Callable[[], object],
+              expected: tuple[type[Exception], ...] = ()) -> None:
+    """`action` ends with a result or one of the `expected` input errors, within SLOW seconds."""
+    started = time.perf_counter()
+    try:
+        action()
+    except expected:
+        pass
+    except Exception as exc:  # pragma: no cover - the failure report
+        pytest.fail(f"{label} seed={SEED} index={index}: {type(exc).__name__}: {exc} in {text[:300]!r}")
+    _timed(label, index, started)
+
+
 def test_fuzz_dockerfiles() -> None:
     for index, text in fuzzing.dockerfiles(SEED, cases(3000)):
-        started = time.perf_counter()
-        try:
-            analyze_dockerfile(text, fuzzing.build_args(SEED, index))
-        except Exception as exc:  # pragma: no cover - the failure report
-            pytest.fail(f"dockerfile seed={SEED} index={index}: {type(exc).__name__}: {exc} in {text[:200]!r}")
-        _timed("dockerfile", index, started)
+        _survives("dockerfile", index, text, partial(analyze_dockerfile, text, fuzzing.build_args(SEED, index)))
 
 
 def test_fuzz_references() -> None:
     for index, text in fuzzing.references(SEED, cases(5000)):
-        started = time.perf_counter()
-        try:
-            parse_reference(text)
-        except InvalidReference:
-            pass
-        except Exception as exc:  # pragma: no cover
-            pytest.fail(f"reference seed={SEED} index={index}: {type(exc).__name__}: {exc} in {text!r}")
-        _timed("reference", index, started)
+        _survives("reference", index, text, partial(parse_reference, text), (InvalidReference,))
 
 
 def test_fuzz_configs(tmp_path: Path) -> None:
     path = tmp_path / "images.yaml"
     for index, text in fuzzing.configs(SEED, cases(1500)):
         path.write_text(text)
-        started = time.perf_counter()
-        try:
-            load_fleet(path)
-        except InputError:
-            pass
-        except Exception as exc:  # pragma: no cover
-            pytest.fail(f"config seed={SEED} index={index}: {type(exc).__name__}: {exc} in {text[:300]!r}")
-        _timed("config", index, started)
+        _survives("config", index, text, partial(load_fleet, path), (InputError,))
 
 
 def test_fuzz_state_files(tmp_path: Path) -> None:
@@ -79,14 +75,7 @@ def test_fuzz_state_files(tmp_path: Path) -> None:
     for index, text in fuzzing.state_texts(SEED, cases(1500), seeds):
         path = tmp_path / names[index % len(names)]
         path.write_text(text)
-        started = time.perf_counter()
-        try:
-            load_state_file(path)
-        except InputError:
-            pass
-        except Exception as exc:  # pragma: no cover
-            pytest.fail(f"state seed={SEED} index={index}: {type(exc).__name__}: {exc} in {text[:300]!r}")
-        _timed("state", index, started)
+        _survives("state", index, text, partial(load_state_file, path), (InputError,))
 
 
 def test_fuzz_state_through_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
