@@ -118,3 +118,13 @@ def test_spans_and_relative_times() -> None:
 
 def test_recent_rebuilds_limit() -> None:
     assert len(recent_rebuilds(fleet().states, limit=2)) == 2
+
+
+def test_unknown_is_counted_and_never_called_nothing_to_rebuild() -> None:
+    """No digest seen yet (a fresh install without registry access): the page says so, not 'nothing to do'."""
+    states = (Fleet().managed("base-python", PY).managed("web-frontend", NODE)).states
+    doc = Page(render_report(states, plan(states, AT), None))
+    assert "2 ? unknown (no digest history yet)" in doc.text
+    assert "Nothing is known yet" in doc.text and "Nothing to rebuild" not in doc.text
+    known, _ = page()
+    assert "Nothing is known yet" not in known.text
