@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -19,7 +21,25 @@ def _parse_file(file: Path) -> tuple[LocatedDocument, ImagesFile]:
     try:
         return doc, ImagesFile.model_validate(data)
     except ValidationError as exc:
-        raise InputError(validation_problems(doc.file, exc.errors(), doc.line_of)) from None
+        problems = validation_problems(doc.file, exc.errors(), doc.line_of)
+        raise InputError([dataclasses.replace(p, field=_by_name(p.field, data)) for p in problems]) from None
+
+
+_PLAIN_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+
+
+def _by_name(field: str | None, data: dict[str, object]) -> str | None:
+    """`images.2.delay` → `images[name=payments-api].delay`: people know their images by name."""
+    head, _, rest = (field or "").partition(".")
+    index, _, tail = rest.partition(".")
+    images = data.get("images")
+    if head != "images" or not index.isdigit() or not isinstance(images, list) or int(index) >= len(images):
+        return field
+    entry = images[int(index)]
+    name = entry.get("name") if isinstance(entry, dict) else None
+    if not isinstance(name, str) or not _PLAIN_NAME.fullmatch(name):
+        return field  # a broken name is itself the problem: keep the position
+    return f"images[name={name}]" + (f".{tail}" if tail else "")
 
 
 def include_matches(root: Path, pattern: str) -> list[Path]:

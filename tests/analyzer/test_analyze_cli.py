@@ -99,7 +99,7 @@ def test_invalid_config_writes_nothing(fleet: Path) -> None:
     config.write_text(config.read_text().replace("trigger: {webhook", "delay: soon\n    trigger: {webhook", 1))
     result = run(fleet, "analyze", "--cache", "cache")
     assert result.returncode == 2
-    assert "images.yaml:5: images.0.delay: invalid duration 'soon'" in result.stderr
+    assert "images.yaml:5: images[name=base].delay: invalid duration 'soon'" in result.stderr
     assert not (fleet / "state").exists()
 
 

@@ -49,7 +49,7 @@ HOSTILE_REPOS = [
 @pytest.mark.parametrize("repo", HOSTILE_REPOS)
 def test_hostile_repo_is_refused_without_echoing_secrets(tmp_path: Path, repo: str) -> None:
     found = problems_of(tmp_path, {"images": [image(source={"repo": repo})]})
-    assert len(found) == 1 and "images.0.source.repo" in found[0] and "images.yaml:" in found[0]
+    assert len(found) == 1 and "images[name=api].source.repo" in found[0] and "images.yaml:" in found[0]
     assert SECRET not in found[0]
 
 
@@ -78,7 +78,7 @@ def test_hostile_repo_through_the_cli_is_exit_2_and_never_reaches_git(tmp_path: 
 @pytest.mark.parametrize("delay", ["1000000000d", "9" * 5000 + "s", "300000w"])
 def test_huge_delay_is_an_error_not_an_overflow(tmp_path: Path, delay: str) -> None:
     found = problems_of(tmp_path, {"images": [image(delay=delay)]})
-    assert len(found) == 1 and "images.0.delay" in found[0]
+    assert len(found) == 1 and "images[name=api].delay" in found[0]
 
 
 @pytest.mark.parametrize("workflow", ["../../../../user/repos?x=", "build.yml/../x.yml", "a b.yml", "build",
@@ -86,7 +86,7 @@ def test_huge_delay_is_an_error_not_an_overflow(tmp_path: Path, delay: str) -> N
 def test_workflow_must_be_a_file_name_or_id(tmp_path: Path, workflow: str) -> None:
     trigger = {"github": {"repository": "example/api", "workflow": workflow, "tokenSecret": "gh"}}
     found = problems_of(tmp_path, {"images": [image(trigger=trigger)]})
-    assert len(found) == 1 and "images.0.trigger.github.workflow" in found[0]
+    assert len(found) == 1 and "images[name=api].trigger.github.workflow" in found[0]
 
 
 @pytest.mark.parametrize("workflow", ["build.yml", "Build-Image_2.yaml", "123456"])
@@ -99,11 +99,11 @@ def test_workflow_file_names_and_ids_pass(tmp_path: Path, workflow: str) -> None
 
 @pytest.mark.parametrize(("field", "entry"), [
     ("images.0.name", image(name="api\n")),
-    ("images.0.platforms.0", image(platforms=["linux/amd64\n"])),
-    ("images.0.trigger.github.tokenSecret",
+    ("images[name=api].platforms.0", image(platforms=["linux/amd64\n"])),
+    ("images[name=api].trigger.github.tokenSecret",
      image(trigger={"github": {"repository": "e/a", "workflow": "b.yml", "tokenSecret": "gh\n"}})),
-    ("images.0.source", image(source={"repo": "https://h/x", "buildArgs": {"TAG\n": "1"}})),
-    ("images.0.trigger.github.repository",
+    ("images[name=api].source", image(source={"repo": "https://h/x", "buildArgs": {"TAG\n": "1"}})),
+    ("images[name=api].trigger.github.repository",
      image(trigger={"github": {"repository": "e/a\n", "workflow": "b.yml", "tokenSecret": "gh"}})),
 ])
 def test_trailing_newline_never_passes_a_pattern(tmp_path: Path, field: str, entry: dict[str, object]) -> None:
