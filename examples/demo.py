@@ -28,7 +28,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from analyzer.state.model import ImageState, RebuildRecord  # noqa: E402
+from analyzer.planning.timeline import graph_from_states  # noqa: E402
+from analyzer.state.model import RebuildRecord  # noqa: E402
 from analyzer.state.store import load_states, save_states  # noqa: E402
 from tests.support.registry import Image, RegistryServer, push_image, push_index  # noqa: E402
 
@@ -115,11 +116,12 @@ def record_builds(fleet: Path, now: datetime, pushed: Mapping[str, str]) -> None
     """DEMO DATA: every managed image recorded as built now on the digests `refresh` just found."""
     states = load_states(fleet / "state")
     current = {ref: s.digests.current for ref, s in states.items() if s.kind == "external" and s.digests.current}
+    graph = graph_from_states(states)
     built = []
     for state in states.values():
-        if state.managed is None:
+        if state.managed is None or not state.name:
             continue
-        closure = _closure(state.ref, states)
+        closure = graph.external_closure(state.name)
         onto = {ref: current[ref] for ref in sorted(closure) if ref in current}
         if onto:
             built.append(state.model_copy(update={"rebuilds": [
@@ -127,18 +129,6 @@ def record_builds(fleet: Path, now: datetime, pushed: Mapping[str, str]) -> None
                                                result_digest=pushed.get(state.ref))]}))
     save_states(fleet / "state", built)
     print(f"recorded {len(built)} managed images as built on the current digests at {now:%Y-%m-%d %H:%M} UTC")
-
-
-def _closure(ref: str, states: Mapping[str, ImageState]) -> set[str]:
-    """Every external tag `ref` is built on, directly or through managed parents."""
-    state = states[ref]
-    out: set[str] = set()
-    for base in state.managed.bases if state.managed else []:
-        if base.kind == "external" and base.tracked:
-            out.add(base.tracked)
-        elif base.kind == "managed" and base.tracked in states:
-            out |= _closure(base.tracked, states)
-    return out
 
 
 def main() -> None:

@@ -30,7 +30,7 @@ def command(config_path: Path, state_dir: Path, as_json: bool) -> None:
     fleet = load_fleet(config_path)
     states = load_states(state_dir)
     credentials = CredentialStore.from_environment(fleet.defaults.registry_credentials)
-    now = datetime.now(UTC)
+    now = datetime.now(UTC).replace(microsecond=0)  # whole seconds, as `plan` and `record` read "now"
     with RegistryClient(fleet.registries, credentials) as client:
         outcomes = refresh_all(client, states, now, fleet.registries.history_limit)
     written = []

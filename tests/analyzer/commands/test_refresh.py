@@ -118,3 +118,22 @@ def test_managed_parent_tags_are_resolved_and_not_built_is_not_a_failure(
     assert code == 0
     assert json.loads(output)["images"][0]["digest"] == built
     assert load_states(state_dir)[parent].digests.current == built
+
+
+def test_plan_right_after_refresh_sees_the_new_digest(tmp_path: Path, registry: RegistryServer, repo: str) -> None:
+    """`plan` reads "now" to the second and ignores digests first seen after it: refresh must record whole
+    seconds, or a plan in the same second as the refresh would miss the move (seen in the demo)."""
+    push_image(registry.url, repo, "1", Image.of("v1"))
+    ref = f"{registry.host}/{repo}:1"
+    state_dir = tmp_path / "state"
+    save_state(state_dir, external_state(ref, ["app"]))
+    save_state(state_dir, managed_state("app", "registry.example.com/team/app:latest", [ref]))
+    args = ["refresh", "--config", str(_write_config(tmp_path)), "--state", str(state_dir)]
+    assert _run(args)[0] == 0
+    moved = push_image(registry.url, repo, "1", Image.of("v2"))
+    assert _run(args)[0] == 0
+    history = load_states(state_dir)[ref].digests.history
+    assert all(r.first_seen.microsecond == 0 for r in history)
+    code, output = _run(["plan", "--state", str(state_dir), "--json"])
+    assert code == 0
+    assert moved in {d["digest"] for b in json.loads(output)["bases"] for g in b["gates"] for d in g["held"]}
