@@ -22,7 +22,7 @@ from urllib.parse import quote
 from analyzer.config.durations import format_duration, parse_duration
 from analyzer.config.model import EnrolledImage, Fleet, Trigger
 from analyzer.discovery.reference import parse_reference
-from analyzer.graph import DependencyGraph
+from analyzer.graph import DependencyCycle, DependencyGraph
 from analyzer.kargo import conventions as cv
 from analyzer.kargo.names import dns_label, ref_slug, unique_names
 from analyzer.kargo.resources import (
@@ -421,28 +421,15 @@ def _managed_images(fleet: Fleet, states: Mapping[str, ImageState]) -> dict[str,
     return images
 
 
-def _closures(images: Mapping[str, _Managed]) -> dict[str, set[str]]:
-    """Image → every external ref it depends on, directly or through managed parents."""
-    closure: dict[str, set[str]] = {}
-    visiting: list[str] = []
-
-    def visit(name: str) -> set[str]:
-        if name in closure:
-            return closure[name]
-        if name in visiting:
-            cycle = [*visiting[visiting.index(name):], name]
-            raise GraphError(f"dependency cycle between managed images: {' -> '.join(cycle)}")
-        visiting.append(name)
-        refs = set(images[name].direct)
-        for parent in images[name].parents:
-            refs |= visit(parent)
-        visiting.pop()
-        closure[name] = refs
-        return refs
-
-    for name in sorted(images):
-        visit(name)
-    return closure
+def _graph(images: Mapping[str, _Managed]) -> DependencyGraph:
+    """The managed images' dependency graph (the one the plan uses too); a cycle is a GraphError."""
+    graph = DependencyGraph(parents={n: tuple(i.parents) for n, i in images.items()},
+                            externals={n: tuple(sorted(i.direct)) for n, i in images.items()})
+    try:
+        graph.topological_order()
+    except DependencyCycle as exc:
+        raise GraphError(f"dependency cycle between managed images: {' -> '.join(exc.cycle)}") from None
+    return graph
 
 
 @dataclass(frozen=True)
@@ -511,7 +498,8 @@ def build_project(fleet: Fleet, states: Mapping[str, ImageState] | Iterable[Imag
     enrolled = {image.ref.tracked: image for image in fleet.images}
     images = _managed_images(fleet, states)
     managed_refs = {image.state.ref for image in images.values()} | {i.ref.tracked for i in fleet.managed()}
-    closures = _closures(images)
+    graph = _graph(images)
+    closures = {name: graph.external_closure(name) for name in images}
 
     # Followed: every enrolled external image (demoted ones included) and every base in a closure.
     external = {image.ref.tracked for image in fleet.external()} - managed_refs
@@ -526,8 +514,6 @@ def build_project(fleet: Fleet, states: Mapping[str, ImageState] | Iterable[Imag
         origins[ref] = _Origin(ref=ref, name=names[ref], source=source,
                                subscription=_subscription(ref, state.warehouse if state else None, entry))
 
-    graph = DependencyGraph(parents={n: tuple(i.parents) for n, i in images.items()},
-                            externals={n: tuple(sorted(i.direct)) for n, i in images.items()})
     image_delays = {name: image.delay for name, image in images.items()}
     effective = graph.effective_delays(image_delays)
     rebuild_names = unique_names({name: dns_label("rebuild", name, key=name) for name in images})
