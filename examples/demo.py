@@ -76,24 +76,18 @@ def push_managed(fleet: Path, registry: RegistryServer, amd64: dict[str, Image])
     """Each managed image as its build would have pushed it: its last FROM base's layers plus its own
     (parents first), so the registry holds a consistent fleet."""
     states = load_states(fleet / "state")
-    pending = {ref: s for ref, s in states.items() if s.managed is not None}
+    by_name = {s.name: s for s in states.values() if s.managed is not None and s.name}
     pushed: dict[str, str] = {}
-    while pending:
-        for ref, state in sorted(pending.items()):
-            assert state.managed is not None
-            froms = [b.tracked for b in state.managed.bases if b.via == "from" and b.tracked]
-            if any(base not in amd64 for base in froms):
-                continue
-            base = amd64[froms[-1]] if froms else None
-            image = base.built_on(files={"app.txt": state.name or ref}) if base else Image.of(ref)
-            name, _, tag = ref.partition("/")[2].rpartition(":")
-            digest = push(registry, name, tag, [image])
-            amd64[ref], pushed[ref] = image, digest
-            print(f"  {ref}  {digest[:19]}…  (built on {froms[-1] if froms else 'nothing tracked'})")
-            del pending[ref]
-            break
-        else:
-            raise SystemExit(f"cannot order the managed images: {sorted(pending)}")
+    for name in graph_from_states(states).topological_order():
+        state = by_name[name]
+        assert state.managed is not None
+        froms = [b.tracked for b in state.managed.bases if b.via == "from" and b.tracked]
+        base = amd64[froms[-1]] if froms else None
+        image = base.built_on(files={"app.txt": name}) if base else Image.of(state.ref)
+        repository, _, tag = state.ref.partition("/")[2].rpartition(":")
+        digest = push(registry, repository, tag, [image])
+        amd64[state.ref], pushed[state.ref] = image, digest
+        print(f"  {state.ref}  {digest[:19]}…  (built on {froms[-1] if froms else 'nothing tracked'})")
     return pushed
 
 
