@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from analyzer.analyze import AnalyzeResult, default_cache_dir, run_analyze
 from analyzer.config.loader import load_fleet
-from analyzer.state.plan import Discovery
+from analyzer.state.derive import Discovery
 
 CONFIG_OPTION = click.option("--config", "config", type=click.Path(path_type=Path), default="images.yaml",
                              show_default=True, help="Root enrollment file.")
