@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
+from analyzer.config.expedite import find_target, write_expedite
 from analyzer.config.loader import load_fleet
 from analyzer.errors import InputError
-from analyzer.runtime.expedite import find_target, write_expedite
 from analyzer.state.store import load_states
 
 DEFAULT_VALIDITY = timedelta(days=14)
