@@ -24,7 +24,6 @@ from analyzer.config.model import EnrolledImage, Fleet, Trigger
 from analyzer.discovery.reference import parse_reference
 from analyzer.graph import DependencyCycle, DependencyGraph
 from analyzer.kargo import conventions as cv
-from analyzer.kargo.names import dns_label, ref_slug, unique_names
 from analyzer.kargo.resources import (
     KIND_ORDER,
     AnalysisRunArgument,
@@ -75,6 +74,7 @@ from analyzer.kargo.resources import (
     WarehouseSpec,
 )
 from analyzer.kargo.settings import Settings
+from analyzer.names import dns_label, ref_slug, unique_names
 from analyzer.state.model import ImageState, WarehouseState, state_filename
 from analyzer.state.store import STATE_SUBDIR
 
