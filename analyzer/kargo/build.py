@@ -483,7 +483,7 @@ def _job_identity(settings: Settings) -> list[KargoObject]:
                       labels={cv.LABEL_ROLE: cv.ROLE_JOBS})
     return [
         ServiceAccount(metadata=meta),
-        Role(metadata=meta, rules=[PolicyRule(api_groups=["kargo.akuity.io"], resources=["freights"],
+        Role(metadata=meta, rules=[PolicyRule(api_groups=[cv.KARGO_GROUP], resources=["freights"],
                                               verbs=["get", "list", "watch"])]),
         RoleBinding(metadata=meta, role_ref=RoleRef(name=settings.service_account),
                     subjects=[Subject(name=settings.service_account, namespace=settings.project)]),
