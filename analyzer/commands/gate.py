@@ -10,13 +10,13 @@ from pathlib import Path
 
 import click
 
+from analyzer.commands.jobsetup import job_options, logger, registry_client, state_access, utcnow
 from analyzer.config.durations import parse_duration
 from analyzer.discovery.reference import InvalidReference, parse_reference
 from analyzer.kargo.conventions import JOB_EXIT_INVALID, JOB_EXIT_REFUSED
 from analyzer.runtime.firstseen import KubernetesFreightSource
 from analyzer.runtime.gate import GateIO, GateRequest, GateVerdict, run_gate
 from analyzer.runtime.gitstate import StateRepoError
-from analyzer.runtime.jobsetup import job_options, logger, registry_client, state_access, utcnow
 from analyzer.runtime.signature import ENV_KEYS_DIR
 
 EXIT_CODES: dict[GateVerdict, int] = {"vetted": 0, "retry": 1, "misconfigured": JOB_EXIT_INVALID,

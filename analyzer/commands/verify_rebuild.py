@@ -9,11 +9,11 @@ from pathlib import Path
 
 import click
 
+from analyzer.commands.jobsetup import job_options, logger, registry_client, state_access, utcnow
 from analyzer.config.durations import parse_duration
 from analyzer.discovery.reference import InvalidReference, parse_reference
 from analyzer.kargo.conventions import JOB_EXIT_INVALID, JOB_EXIT_REFUSED
 from analyzer.runtime.gitstate import StateRepoError
-from analyzer.runtime.jobsetup import job_options, logger, registry_client, state_access, utcnow
 from analyzer.runtime.verify import VerifyIO, VerifyRequest, VerifySetupError, parse_base_digests, run_verify
 
 
