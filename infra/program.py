@@ -14,12 +14,11 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from analyzer.config.loader import load_fleet
+from analyzer.commands.options import load_project
 from analyzer.kargo import resources as model
-from analyzer.kargo.build import KargoProject, build_project
+from analyzer.kargo.build import KargoProject
 from analyzer.kargo.settings import Settings, settings_from_config
 from analyzer.planning.timeline import status_summary
-from analyzer.state.store import load_states
 from infra.resources import create
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,8 +79,8 @@ def _creation_order(objects: list[model.KargoObject]) -> list[model.KargoObject]
 
 def build(fleet_path: Path, state_dir: Path, settings: Settings) -> Program:
     """Create every resource and return them with the stack outputs (the caller exports them)."""
-    states = load_states(state_dir)
-    project = build_project(load_fleet(fleet_path), states, settings)
+    loaded = load_project(fleet_path, state_dir, settings)
+    project, states = loaded.project, loaded.states
     provider = None
     if settings.render_yaml_to_directory:
         # GitOps mode: the provider writes manifests (for Argo CD) instead of applying them.
