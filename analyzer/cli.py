@@ -17,7 +17,7 @@ from typing import NoReturn
 import click
 
 from analyzer.errors import InputError
-from analyzer.graph import DependencyCycle
+from analyzer.graph import GraphError
 
 EXIT_OK = 0
 EXIT_PARTIAL = 1
@@ -85,7 +85,7 @@ class _Group(click.Group):
             for problem in exc.problems:
                 click.echo(f"error: {problem}", err=True)
             sys.exit(EXIT_INVALID)
-        except DependencyCycle as exc:  # managed images building on each other, in images.yaml or state
+        except GraphError as exc:  # managed images building on each other, in images.yaml or state
             click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_INVALID)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):

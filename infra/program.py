@@ -57,26 +57,6 @@ def _depends_on(obj: model.KargoObject, created: Mapping[tuple[str, str], pulumi
     return deps
 
 
-def _creation_order(objects: list[model.KargoObject]) -> list[model.KargoObject]:
-    """Upstream Stages before the Stages that name them (the graph is acyclic by construction)."""
-    stages = {o.name: o for o in objects if isinstance(o, model.Stage)}
-    ordered: list[model.KargoObject] = [o for o in objects if not isinstance(o, model.Stage)]
-    done: set[str] = set()
-
-    def visit(stage: model.Stage) -> None:
-        if stage.name in done:
-            return
-        for requested in stage.spec.requested_freight:
-            for upstream in requested.sources.stages or []:
-                visit(stages[upstream])
-        done.add(stage.name)
-        ordered.append(stage)
-
-    for name in sorted(stages):
-        visit(stages[name])
-    return ordered
-
-
 def build(fleet_path: Path, state_dir: Path, settings: Settings) -> Program:
     """Create every resource and return them with the stack outputs (the caller exports them)."""
     loaded = load_project(fleet_path, state_dir, settings)
@@ -88,7 +68,7 @@ def build(fleet_path: Path, state_dir: Path, settings: Settings) -> Program:
                                 always_render=True)
     created: dict[tuple[str, str], pulumi.CustomResource] = {}
     project_resource: pulumi.CustomResource | None = None
-    for obj in _creation_order(project.objects):
+    for obj in project.objects:  # the builder's order: the Project first, every Stage after its upstream Stages
         deps = _depends_on(obj, created, project_resource)
         opts = pulumi.ResourceOptions(provider=provider, depends_on=deps)
         resource = create(obj, opts)

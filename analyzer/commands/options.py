@@ -118,7 +118,8 @@ def load_project(config: Path, state_dir: Path, stack_config: Path | Settings | 
     """images.yaml + state/ + stack settings → the Kargo project; a graph that cannot be rendered (a cycle,
     a parent with no state) is an InputError on the state directory."""
     from analyzer.config.loader import load_fleet
-    from analyzer.kargo.build import GraphError, build_project
+    from analyzer.graph import GraphError
+    from analyzer.kargo.build import build_project
     from analyzer.state.store import load_states
 
     settings = stack_settings(stack_config)
