@@ -7,9 +7,9 @@ import json
 import re
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support import ROOT
+
 DOCKERFILE = ROOT / "Dockerfile"
 # Import name → distribution, for every third-party module the analyzer package imports.
 DISTRIBUTIONS = {"pydantic": "pydantic", "yaml": "PyYAML", "git": "GitPython", "click": "click", "rich": "rich",

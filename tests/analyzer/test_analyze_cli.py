@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.support.cli import run
 from tests.support.gitrepos import make_remote, push_change
 
-ROOT = Path(__file__).resolve().parents[2]
 PY = "docker.io~library~python@3.12-slim.yaml"
 BASE = "registry.example.com~platform~base@1.yaml"
 API = "registry.example.com~team~api@main.yaml"
-
-
-def run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "analyzer", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture()

@@ -18,9 +18,10 @@ from analyzer.kargo.settings import Settings
 from analyzer.planning.timeline import plan
 from examples.demo_history import with_demo_history
 from infra import program
-from tests.conftest import ROOT, EchoMocks
+from tests.support import ROOT
 from tests.support.kargo_fleet import example_fleet, example_states, write_state_dir
 from tests.support.kargo_schemas import SCHEMAS, all_problems
+from tests.support.pulumi_mocks import EchoMocks
 
 CR_PREFIX = "kubernetes:"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 import jsonschema
 import pytest
@@ -16,8 +15,9 @@ from analyzer.rules.model import Level
 from policy.policies import POLICIES
 from tests.policy.fleets import BAD_FLEET, GOOD_FLEET, bad_manifests, expected, render
 from tests.policy.harness import analyze, from_manifests
+from tests.support import ROOT
 
-POLICY_DIR = Path(__file__).resolve().parents[2] / "policy"
+POLICY_DIR = ROOT / "policy"
 
 
 def triples(diagnostics: list) -> list[tuple[str, str, str]]:

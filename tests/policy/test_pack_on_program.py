@@ -11,10 +11,11 @@ import pytest
 
 from analyzer.config.loader import load_fleet
 from infra import program
-from tests.conftest import ROOT, EchoMocks
 from tests.policy.fleets import BAD_FLEET, expected
 from tests.policy.harness import analyze
+from tests.support import ROOT
 from tests.support.kargo_fleet import example_states, write_state_dir
+from tests.support.pulumi_mocks import EchoMocks
 
 
 def _captured(mocks: EchoMocks, fleet: Path, state_dir: Path,

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
+from tests.support import ROOT
 from tests.support.browser import dump_dom, screenshot
+from tests.support.cli import python
 from tests.support.htmlpage import Page
 
-ROOT = Path(__file__).resolve().parents[3]
 PY = "docker.io/library/python:3.12-slim"
 NODE = "docker.io/library/node:20-alpine"
 NGINX = "docker.io/library/nginx:1.27-alpine"
@@ -37,9 +36,7 @@ def load_example(name: str) -> ModuleType:
 
 
 def run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True,
-                            timeout=300, check=False)
+    result = python(cwd, *args, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     return result
 
