@@ -31,10 +31,13 @@ from analyzer.kargo.resources import (
     AnalysisTemplateReference,
     AnalysisTemplateSpec,
     Argument,
+    ComposeOutputConfig,
     Container,
     EnvFromSource,
     FreightOrigin,
     FreightSources,
+    HttpHeader,
+    HttpStepConfig,
     ImageSubscription,
     JobMetric,
     JobSpec,
@@ -275,12 +278,12 @@ def _warehouse(settings: Settings, origin: _Origin) -> Warehouse:
 
 def _soak_stage(settings: Settings, name: str, origin: _Origin, delay: str) -> Stage:
     image = _image_from(origin)
-    record = PromotionStep(uses="compose-output", step_alias="record", config={
-        "warehouse": origin.name,
-        "repository": origin.subscription.repo_url,
-        "tag": _template(f"{image}.Tag"),
-        "digest": _template(f"{image}.Digest"),
-    })
+    record = PromotionStep(uses="compose-output", step_alias="record", config=ComposeOutputConfig(
+        warehouse=origin.name,
+        repository=origin.subscription.repo_url,
+        tag=_template(f"{image}.Tag"),
+        digest=_template(f"{image}.Digest"),
+    ))
     args = {
         cv.GATE_ARG_WAREHOUSE: origin.name,
         cv.GATE_ARG_REPOSITORY: origin.subscription.repo_url,
@@ -303,16 +306,16 @@ def _soak_stage(settings: Settings, name: str, origin: _Origin, delay: str) -> S
     )
 
 
-def _auth_header(secret_name: str, settings: Settings) -> dict[str, str]:
+def _auth_header(secret_name: str, settings: Settings) -> HttpHeader:
     """The token is read by Kargo from the Secret at promotion time; it never appears in a manifest."""
     token = f"secret({_lit(secret_name)}).{settings.trigger_token_key}"
-    return {"name": "Authorization", "value": f"Bearer ${{{{ {token} }}}}"}
+    return HttpHeader(name="Authorization", value=f"Bearer ${{{{ {token} }}}}")
 
 
 def _trigger_step(settings: Settings, image: _Managed, origins: list[_Origin]) -> PromotionStep:
     vetted = _vetted_refs_expr(origins)
     trigger = image.trigger
-    headers: list[dict[str, str]] = [{"name": "Content-Type", "value": "application/json"}]
+    headers = [HttpHeader(name="Content-Type", value="application/json")]
     if trigger.github is not None:
         gh = trigger.github
         url = (f"{GITHUB_API}/repos/{quote(gh.repository, safe='/')}/actions/workflows/"
@@ -324,9 +327,9 @@ def _trigger_step(settings: Settings, image: _Managed, origins: list[_Origin]) -
         inputs[cv.TRIGGER_INPUT_BASE_DIGESTS] = vetted
         inputs = dict(sorted(inputs.items()))
         body = _expr_map({"ref": _lit(gh.ref), "inputs": _expr_map(inputs)})
-        headers = [{"name": "Accept", "value": "application/vnd.github+json"},
+        headers = [HttpHeader(name="Accept", value="application/vnd.github+json"),
                    _auth_header(gh.token_secret, settings),
-                   {"name": "X-GitHub-Api-Version", "value": "2022-11-28"}, *headers]
+                   HttpHeader(name="X-GitHub-Api-Version", value="2022-11-28"), *headers]
         success = "response.status == 204 || response.status == 200"
     else:
         assert trigger.webhook is not None
@@ -342,14 +345,14 @@ def _trigger_step(settings: Settings, image: _Managed, origins: list[_Origin]) -
         # Kargo ends the Promotion at the first transport error by default (errorThreshold 1) and never
         # retries that Freight: tolerate transient DNS/TLS/timeout errors, bounded by the timeout.
         retry=StepRetry(timeout=settings.trigger_timeout, error_threshold=settings.trigger_error_threshold),
-        config={
-            "method": "POST", "url": url, "headers": headers, "body": _template(body),
-            "timeout": "30s",
-            "successExpression": success,
+        config=HttpStepConfig(
+            method="POST", url=url, headers=headers, body=_template(body),
+            timeout="30s",
+            success_expression=success,
             # 4xx (bad token, unknown workflow, bad inputs) will not heal by retrying; 429 and 5xx may.
-            "failureExpression": "response.status >= 400 && response.status < 500 && response.status != 429",
-            "errorExpression": "response.body?.message ?? \"\"",
-        },
+            failure_expression="response.status >= 400 && response.status < 500 && response.status != 429",
+            error_expression="response.body?.message ?? \"\"",
+        ),
     )
 
 
