@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import quote
 
 from analyzer.config.durations import format_duration, parse_duration
@@ -89,12 +89,55 @@ VERIFY_ARGS = (cv.VERIFY_ARG_IMAGE, cv.VERIFY_ARG_REF, cv.VERIFY_ARG_BASE_DIGEST
 GITHUB_API = "https://api.github.com"
 
 
+class PinnedBase(TypedDict):
+    """A digest-pinned FROM: nothing to follow, reported."""
+
+    image: str
+    base: str
+    dockerfile: str
+    line: int
+
+
+class SoakStageSummary(TypedDict):
+    warehouse: str
+    delay: str
+
+
+SummaryEdge = TypedDict("SummaryEdge", {"from": str, "to": str, "kind": str})
+
+
+class SummaryCounts(TypedDict):
+    warehouses: int
+    soakStages: int
+    rebuildStages: int
+    analysisTemplates: int
+    managedImages: int
+    pinnedBases: int
+    objects: int
+
+
+class ProjectSummary(TypedDict):
+    """What `render --json` prints and the Pulumi stack exports (camelCase: it is JSON)."""
+
+    project: str
+    warehouses: dict[str, str]
+    soakStages: dict[str, SoakStageSummary]
+    rebuildStages: dict[str, str]
+    edges: list[SummaryEdge]
+    delays: dict[str, str]
+    effectiveDelays: dict[str, dict[str, str]]
+    pinned: list[PinnedBase]
+    notAnalyzed: list[str]
+    unbuildable: list[str]
+    counts: SummaryCounts
+
+
 @dataclass(frozen=True)
 class KargoProject:
     """The typed objects to create, in a stable order, and the JSON-friendly summary for stack outputs."""
 
     objects: list[KargoObject]
-    summary: dict[str, Any]
+    summary: ProjectSummary
 
     def by_kind(self, kind: str) -> list[KargoObject]:
         return [obj for obj in self.objects if obj.kind == kind]
@@ -209,15 +252,15 @@ def _subscription(ref: str, state: WarehouseState | None,
     return ImageSubscription(**values)
 
 
-def _pinned(images: Mapping[str, _Managed]) -> list[dict[str, Any]]:
+def _pinned(images: Mapping[str, _Managed]) -> list[PinnedBase]:
     """Digest-only FROMs cannot move: nothing to render, but reported."""
     pinned = []
     for image in images.values():
         assert image.state.managed is not None
         for base in image.state.managed.bases:
             if base.kind == "pinned":
-                pinned.append({"image": image.name, "base": base.image, "dockerfile": base.dockerfile,
-                               "line": base.line})
+                pinned.append(PinnedBase(image=image.name, base=base.image, dockerfile=base.dockerfile,
+                                         line=base.line))
     return sorted(pinned, key=lambda p: (p["image"], p["dockerfile"], p["line"], p["base"]))
 
 
@@ -515,7 +558,7 @@ def build_project(fleet: Fleet, states: Mapping[str, ImageState] | Iterable[Imag
     rebuild_names = unique_names({name: dns_label("rebuild", name, key=name) for name in images})
     soak_pairs: set[tuple[str, str]] = set()
     plans: list[_RebuildPlan] = []
-    edges: list[dict[str, str]] = []
+    edges: list[SummaryEdge] = []
     for name in sorted(images):
         image = images[name]
         plan = _plan_rebuild(image, closures, origins, rebuild_names, enrolled, graph, image_delays, effective)
@@ -553,7 +596,7 @@ def build_project(fleet: Fleet, states: Mapping[str, ImageState] | Iterable[Imag
     rank = {rebuild_names[name]: i for i, name in enumerate(graph.topological_order())}
     objects.sort(key=lambda o: (KIND_ORDER[o.kind], rank.get(o.name, -1) if isinstance(o, Stage) else -1, o.name))
 
-    summary = {
+    summary: ProjectSummary = {
         "project": settings.project,
         "warehouses": {o.name: o.ref for o in sorted(origins.values(), key=lambda o: o.name)},
         "soakStages": {n: {"warehouse": o.name, "delay": d} for n, (o, d) in sorted(soak_stages.items())},
