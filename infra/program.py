@@ -14,12 +14,11 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from analyzer.config.loader import load_fleet
+from analyzer.commands.options import load_project
 from analyzer.kargo import resources as model
-from analyzer.kargo.build import KargoProject, build_project
+from analyzer.kargo.build import KargoProject
 from analyzer.kargo.settings import Settings, settings_from_config
 from analyzer.planning.timeline import status_summary
-from analyzer.state.store import load_states
 from infra.resources import create
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,30 +57,10 @@ def _depends_on(obj: model.KargoObject, created: Mapping[tuple[str, str], pulumi
     return deps
 
 
-def _creation_order(objects: list[model.KargoObject]) -> list[model.KargoObject]:
-    """Upstream Stages before the Stages that name them (the graph is acyclic by construction)."""
-    stages = {o.name: o for o in objects if isinstance(o, model.Stage)}
-    ordered: list[model.KargoObject] = [o for o in objects if not isinstance(o, model.Stage)]
-    done: set[str] = set()
-
-    def visit(stage: model.Stage) -> None:
-        if stage.name in done:
-            return
-        for requested in stage.spec.requested_freight:
-            for upstream in requested.sources.stages or []:
-                visit(stages[upstream])
-        done.add(stage.name)
-        ordered.append(stage)
-
-    for name in sorted(stages):
-        visit(stages[name])
-    return ordered
-
-
 def build(fleet_path: Path, state_dir: Path, settings: Settings) -> Program:
     """Create every resource and return them with the stack outputs (the caller exports them)."""
-    states = load_states(state_dir)
-    project = build_project(load_fleet(fleet_path), states, settings)
+    loaded = load_project(fleet_path, state_dir, settings)
+    project, states = loaded.project, loaded.states
     provider = None
     if settings.render_yaml_to_directory:
         # GitOps mode: the provider writes manifests (for Argo CD) instead of applying them.
@@ -89,7 +68,7 @@ def build(fleet_path: Path, state_dir: Path, settings: Settings) -> Program:
                                 always_render=True)
     created: dict[tuple[str, str], pulumi.CustomResource] = {}
     project_resource: pulumi.CustomResource | None = None
-    for obj in _creation_order(project.objects):
+    for obj in project.objects:  # the builder's order: the Project first, every Stage after its upstream Stages
         deps = _depends_on(obj, created, project_resource)
         opts = pulumi.ResourceOptions(provider=provider, depends_on=deps)
         resource = create(obj, opts)

@@ -22,9 +22,8 @@ from urllib.parse import quote
 from analyzer.config.durations import format_duration, parse_duration
 from analyzer.config.model import EnrolledImage, Fleet, Trigger
 from analyzer.discovery.reference import parse_reference
-from analyzer.graph import DependencyCycle, DependencyGraph
+from analyzer.graph import DependencyGraph, GraphError
 from analyzer.kargo import conventions as cv
-from analyzer.kargo.names import dns_label, ref_slug, unique_names
 from analyzer.kargo.resources import (
     KIND_ORDER,
     AnalysisRunArgument,
@@ -75,6 +74,7 @@ from analyzer.kargo.resources import (
     WarehouseSpec,
 )
 from analyzer.kargo.settings import Settings
+from analyzer.names import dns_label, ref_slug, unique_names
 from analyzer.state.model import ImageState, WarehouseState, state_filename
 from analyzer.state.store import STATE_SUBDIR
 
@@ -84,10 +84,6 @@ GATE_ARGS = (cv.GATE_ARG_WAREHOUSE, cv.GATE_ARG_REPOSITORY, cv.GATE_ARG_TAG, cv.
              cv.GATE_ARG_DELAY)
 VERIFY_ARGS = (cv.VERIFY_ARG_IMAGE, cv.VERIFY_ARG_REF, cv.VERIFY_ARG_BASE_DIGESTS)
 GITHUB_API = "https://api.github.com"
-
-
-class GraphError(ValueError):
-    """The dependency graph in state cannot be rendered (a cycle, a parent with no state)."""
 
 
 @dataclass(frozen=True)
@@ -422,13 +418,10 @@ def _managed_images(fleet: Fleet, states: Mapping[str, ImageState]) -> dict[str,
 
 
 def _graph(images: Mapping[str, _Managed]) -> DependencyGraph:
-    """The managed images' dependency graph (the one the plan uses too); a cycle is a GraphError."""
+    """The managed images' dependency graph (the one the plan uses too); a cycle is a DependencyCycle."""
     graph = DependencyGraph(parents={n: tuple(i.parents) for n, i in images.items()},
                             externals={n: tuple(sorted(i.direct)) for n, i in images.items()})
-    try:
-        graph.topological_order()
-    except DependencyCycle as exc:
-        raise GraphError(f"dependency cycle between managed images: {' -> '.join(exc.cycle)}") from None
+    graph.topological_order()
     return graph
 
 
@@ -483,7 +476,7 @@ def _job_identity(settings: Settings) -> list[KargoObject]:
                       labels={cv.LABEL_ROLE: cv.ROLE_JOBS})
     return [
         ServiceAccount(metadata=meta),
-        Role(metadata=meta, rules=[PolicyRule(api_groups=["kargo.akuity.io"], resources=["freights"],
+        Role(metadata=meta, rules=[PolicyRule(api_groups=[cv.KARGO_GROUP], resources=["freights"],
                                               verbs=["get", "list", "watch"])]),
         RoleBinding(metadata=meta, role_ref=RoleRef(name=settings.service_account),
                     subjects=[Subject(name=settings.service_account, namespace=settings.project)]),
@@ -552,7 +545,10 @@ def build_project(fleet: Fleet, states: Mapping[str, ImageState] | Iterable[Imag
     objects += [_soak_stage(settings, n, o, d) for n, (o, d) in sorted(soak_stages.items())]
     objects += [_rebuild_stage(settings, rebuild_names[p.image.name], p.image, p.requested, p.origins,
                                _relative_source(fleet, p.image.enrolled), p.expedite) for p in plans]
-    objects.sort(key=lambda o: (KIND_ORDER[o.kind], o.name))
+    # Apply order, and Stages parents-first: soak Stages (they read Warehouses only), then rebuild Stages in
+    # the graph's order, so every Stage follows the Stages it requests Freight from (Pulumi creates them so).
+    rank = {rebuild_names[name]: i for i, name in enumerate(graph.topological_order())}
+    objects.sort(key=lambda o: (KIND_ORDER[o.kind], rank.get(o.name, -1) if isinstance(o, Stage) else -1, o.name))
 
     summary = {
         "project": settings.project,

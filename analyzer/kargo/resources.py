@@ -11,8 +11,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-KARGO_API_VERSION = "kargo.akuity.io/v1alpha1"
-ARGO_API_VERSION = "argoproj.io/v1alpha1"
+from analyzer.kargo.conventions import ARGO_API_VERSION, KARGO_API_VERSION
 
 
 class Spec(BaseModel):

@@ -15,8 +15,8 @@ from analyzer.config.loader import load_fleet
 from analyzer.config.model import Fleet
 from analyzer.discovery.dockerfile import DockerfileAnalysis, ImageUse, StageFrom, Unusable
 from analyzer.discovery.reference import parse_reference
+from analyzer.state.derive import Discovery, plan_state
 from analyzer.state.model import ImageState
-from analyzer.state.plan import Discovery, plan_state
 from analyzer.state.store import load_states, save_states
 
 ROOT = Path(__file__).resolve().parents[2]

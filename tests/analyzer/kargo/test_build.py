@@ -12,8 +12,9 @@ from pydantic import ValidationError
 
 from analyzer.config.loader import load_fleet
 from analyzer.errors import InputError
+from analyzer.graph import GraphError
 from analyzer.kargo import conventions as cv
-from analyzer.kargo.build import GraphError, KargoProject, build_project
+from analyzer.kargo.build import KargoProject, build_project
 from analyzer.kargo.resources import (
     AnalysisTemplate,
     JobSpec,
