@@ -43,9 +43,9 @@ def command(config_path: Path, state_dir: Path, as_json: bool) -> None:
     else:
         for _, result in outcomes:
             if result.not_built:
-                click.echo(f"{result.ref}: not built yet ({result.error})")
+                click.echo(f"{result.ref}: not built yet ({_without_ref(result.error, result.ref)})")
             elif result.error is not None:
-                click.echo(f"{result.ref}: error ({result.error_kind}): {result.error}")
+                click.echo(f"{result.ref}: error ({result.error_kind}): {_without_ref(result.error, result.ref)}")
             elif result.change == "moved":
                 detail = f" (platforms changed: {', '.join(result.changed_platforms)})" \
                     if result.changed_platforms else ""
@@ -56,3 +56,8 @@ def command(config_path: Path, state_dir: Path, as_json: bool) -> None:
                    f"{len(failed)} failed")
     if failed:
         sys.exit(EXIT_PARTIAL)
+
+
+def _without_ref(error: str | None, ref: str) -> str:
+    """Registry errors start with the reference they concern; the line already does, so say it once."""
+    return (error or "").removeprefix(f"{ref}: ")

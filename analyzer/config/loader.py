@@ -40,9 +40,12 @@ def _by_name(field: str | None, data: dict[str, object]) -> str | None:
 
 
 def include_matches(root: Path, pattern: str) -> list[Path]:
-    """Files an `include:` pattern of the root file matches, sorted (the root itself excluded)."""
+    """Files an `include:` pattern of the root file matches, sorted (the root itself excluded), as the
+    user reaches them: beside the root path as given (`images.d/web.yaml`, `../images.d/web.yaml`), so
+    error messages name them the way the user named the root."""
     base = root.parent.resolve()
-    return sorted(p for p in base.glob(pattern) if p.is_file() and p.resolve() != root.resolve())
+    return sorted(root.parent / p.relative_to(base) for p in base.glob(pattern)
+                  if p.is_file() and p.resolve() != root.resolve())
 
 
 def _expand_includes(root: Path, doc: LocatedDocument, patterns: list[str]) -> list[Path]:

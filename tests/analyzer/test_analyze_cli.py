@@ -47,13 +47,16 @@ def test_analyze_writes_state_and_is_idempotent(fleet: Path) -> None:
     result = run(fleet, "analyze", "--cache", "cache")
     assert result.returncode == 0, result.stderr
     files = state_files(fleet)
-    assert set(files) == {PY, BASE, API}
+    frontend = "docker.io~docker~dockerfile@1.yaml"
+    assert set(files) == {PY, BASE, API, frontend}
     api = yaml.safe_load(files[API])
     assert api["kind"] == "managed" and api["managed"]["parents"] == ["base"]
-    assert [(b["tracked"], b["kind"], b["line"]) for b in api["managed"]["bases"]] == [
-        ("docker.io/library/python:3.12-slim", "external", 3),
-        ("registry.example.com/platform/base:1", "managed", 5)]
+    assert [(b["tracked"], b["kind"], b["line"], b["via"]) for b in api["managed"]["bases"]] == [
+        ("docker.io/library/python:3.12-slim", "external", 3, "from"),
+        ("registry.example.com/platform/base:1", "managed", 5, "from"),
+        ("docker.io/docker/dockerfile:1", "external", 1, "syntax")]   # the frontend is tracked like a base
     assert api["managed"]["syntax"] == "docker.io/docker/dockerfile:1"
+    assert yaml.safe_load(files[frontend])["dependents"] == ["api"]
     python = yaml.safe_load(files[PY])
     assert python["warehouse"] == {"repoURL": "docker.io/library/python", "imageSelectionStrategy": "Digest",
                                    "constraint": "3.12-slim", "allowTagsRegexes": [], "ignoreTagsRegexes": []}

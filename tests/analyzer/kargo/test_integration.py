@@ -76,7 +76,7 @@ def test_example_fleet_end_to_end(project: Path) -> None:
 
     before = {p.name: p.read_bytes() for p in (project / "rendered").iterdir()}
     again = run(project, "render", "--out", "rendered")
-    assert again.returncode == 0 and "0 written, 27 unchanged, 0 removed" in again.stdout
+    assert again.returncode == 0 and "0 written, 33 unchanged, 0 removed" in again.stdout
     assert {p.name: p.read_bytes() for p in (project / "rendered").iterdir()} == before
 
 

@@ -22,15 +22,9 @@ from kubernetes import client as k8s
 
 from analyzer.kargo.conventions import JOB_EXIT_INVALID, JOB_EXIT_REFUSED
 from analyzer.registry.client import RegistryClient, RetryPolicy
+from analyzer.registry.eligibility import DependentBuild, platform_relevance
 from analyzer.runtime.firstseen import FirstSeenError, KubernetesFreightSource, freight_first_seen
-from analyzer.runtime.gate import (
-    DependentBuild,
-    GateIO,
-    GateRequest,
-    platform_relevance,
-    remaining_wait,
-    run_gate,
-)
+from analyzer.runtime.gate import GateIO, GateRequest, remaining_wait, run_gate
 from analyzer.runtime.gitstate import ENV_REPO, StateRemote
 from analyzer.runtime.signature import SignatureKeyError, SignedLayer, judge_signatures, load_public_key
 from analyzer.runtime.stateaccess import GitStateAccess
