@@ -128,6 +128,44 @@ class Sources:
             return Discovery(error=str(exc))
         return Discovery(analysis=analysis, commit=commit)
 
+    def discover_many(self, url: str, commit: str, images: list[EnrolledImage]) -> list[Discovery]:
+        """The discoveries of images whose Dockerfiles share one repository commit: every file the caches
+        cannot answer is read in one batched git read (`GitCache.read_files`), then parsed (or served from
+        the parse cache by its blob id); the same outcome per image as `discover`."""
+        cached: dict[str, DockerfileAnalysis] = {}
+        need: list[str] = []
+        for image in images:
+            source = image.entry.source
+            assert source is not None
+            blob = self.blobs.get(commit, source.dockerfile)
+            analysis = self.parses.get(blob, source.build_args) if blob else None
+            if analysis is None:
+                need.append(source.dockerfile)
+            else:
+                cached[image.name] = analysis
+        files = self.git.read_files(url, commit, need) if need else {}
+        results: list[Discovery] = []
+        for image in images:
+            source = image.entry.source
+            assert source is not None
+            analysis = cached.get(image.name)
+            if analysis is None:
+                found = files[source.dockerfile]
+                if isinstance(found, SourceError):
+                    results.append(Discovery(error=str(found)))
+                    continue
+                self.blobs.put(commit, source.dockerfile, found.blob)
+                analysis = self.parses.get(found.blob, source.build_args)
+                if analysis is None:
+                    try:
+                        analysis = _analyze_one(found.text, source.build_args, source.dockerfile)
+                    except SourceError as exc:
+                        results.append(Discovery(error=str(exc)))
+                        continue
+                    self.parses.put(found.blob, source.build_args, analysis)
+            results.append(Discovery(analysis=analysis, commit=commit))
+        return results
+
 
 def _analyze_one(text: str, build_args: dict[str, str], dockerfile: str) -> DockerfileAnalysis:
     """One Dockerfile's analysis; whatever goes wrong in it fails this image only, never the fleet."""
@@ -159,8 +197,8 @@ def resolve_heads(fleet: Fleet, sources: Sources) -> dict[tuple[str, str], str |
 
 def discover_fleet(fleet: Fleet, sources: Sources, heads: dict[tuple[str, str], str | SourceError],
                    progress: Progress | None = None) -> dict[str, Discovery]:
-    """Cache hits are answered inline; only Dockerfiles that need git go to the thread pool (a pool
-    task per image would cost more than the cached lookup itself on a large fleet)."""
+    """Cache hits are answered inline; the Dockerfiles that need git go to the thread pool, one task per
+    repository commit (one batched git read each, not one per file)."""
     root_dir = Path(fleet.root).parent
     results: dict[str, Discovery] = {}
     pending: list[tuple[EnrolledImage, str, str]] = []
@@ -174,11 +212,20 @@ def discover_fleet(fleet: Fleet, sources: Sources, heads: dict[tuple[str, str], 
             results[image.name] = found
             if progress:
                 progress(image.name, found)
+    groups: dict[tuple[str, str], list[EnrolledImage]] = {}
+    for image, url, commit in pending:
+        groups.setdefault((url, commit), []).append(image)
+
+    def one_repository(item: tuple[tuple[str, str], list[EnrolledImage]]) -> list[Discovery]:
+        (url, commit), images = item
+        return sources.discover_many(url, commit, images)
+
     with ThreadPoolExecutor(max_workers=MAX_PARALLEL_FETCHES) as pool:
-        for (image, _, _), discovery in zip(pending, pool.map(lambda p: sources.discover(*p), pending), strict=True):
-            results[image.name] = discovery
-            if progress:
-                progress(image.name, discovery)
+        for images, discoveries in zip(groups.values(), pool.map(one_repository, groups.items()), strict=True):
+            for image, discovery in zip(images, discoveries, strict=True):
+                results[image.name] = discovery
+                if progress:
+                    progress(image.name, discovery)
     return {image.name: results[image.name] for image in fleet.managed()}
 
 

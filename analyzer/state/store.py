@@ -14,7 +14,7 @@ from analyzer.config.durations import parse_duration
 from analyzer.discovery.reference import InvalidReference, parse_reference
 from analyzer.errors import InputError, Problem, validation_problems
 from analyzer.state.model import ImageState, state_filename
-from analyzer.yamlio import LocatedDocument, dump_stable, load_located, write_atomic
+from analyzer.yamlio import LocatedDocument, dump_stable, load_located, unchanged, write_atomic, write_atomic_many
 
 STATE_SUBDIR = "images"
 _NAME_RE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
@@ -170,15 +170,21 @@ def save_states(state_dir: Path, states: Iterable[ImageState],
     """Write every state; return the files that changed.
 
     A state equal to its `previous` version (as loaded from the same directory) is not even rendered.
+    The changed files are written as one batch (`write_atomic_many`): each atomically, all made durable
+    by one sync before any is renamed into place.
     """
-    changed = []
+    changed: list[tuple[Path, bytes]] = []
     previous = previous or {}
+    folder = images_dir(state_dir)
     for state in states:
-        if previous.get(state.ref) == state and (images_dir(state_dir) / state_filename(state.ref)).exists():
+        path = folder / state_filename(state.ref)
+        if previous.get(state.ref) == state and path.exists():
             continue
-        if save_state(state_dir, state):
-            changed.append(images_dir(state_dir) / state_filename(state.ref))
-    return changed
+        text = render_state(state)
+        if not unchanged(path, text):
+            changed.append((path, text.encode("utf-8")))
+    write_atomic_many(changed)
+    return [path for path, _ in changed]
 
 
 def remove_states(state_dir: Path, refs: Iterable[str]) -> list[Path]:
