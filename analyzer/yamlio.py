@@ -182,10 +182,139 @@ class _NoAliasDumper(_SafeDumper):  # type: ignore[valid-type,misc]
         return True
 
 
-def dump_stable(data: Any, sort_keys: bool = True, width: int = 120) -> str:
-    """Diff-friendly YAML: block style, no aliases, unicode kept; keys sorted unless order is meaningful."""
+def _dump_pyyaml(data: Any, sort_keys: bool, width: int) -> str:
     return yaml.dump(data, Dumper=_NoAliasDumper, sort_keys=sort_keys, default_flow_style=False,
                      allow_unicode=True, width=width)
+
+
+def dump_stable(data: Any, sort_keys: bool = True, width: int = 120) -> str:
+    """Diff-friendly YAML: block style, no aliases, unicode kept; keys sorted unless order is meaningful.
+
+    Documents made of what state files and manifests hold (mappings with string keys, lists, short
+    single-line ASCII strings, ints, bools, None) are written by `_FastBlockEmitter`, which produces
+    PyYAML's exact bytes several times faster; anything else is written by PyYAML itself."""
+    try:
+        return _FastBlockEmitter(sort_keys, width).dump(data)
+    except _NotFast:
+        return _dump_pyyaml(data, sort_keys, width)
+
+
+class _NotFast(Exception):
+    """The document holds something only PyYAML's own emitter is trusted with."""
+
+
+_FAST_TEXT_RE = re.compile(r"[ -~]*")
+_FAST_TEXT_MAX = 200
+_FAST_KEY_MAX = 100
+
+
+_PLAIN_WORD_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/@~+=-]*(?::[A-Za-z0-9._/@~+=-]+)*")
+_RESOLVER = yaml.resolver.Resolver()
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+def _scalar_text(value: str) -> str | None:
+    """PyYAML's rendering of a one-line printable-ASCII string as a block sequence item or block mapping
+    value/simple key, where style (plain, quoted) does not depend on the position; None for anything else.
+
+    A word of letters, digits and `._/@~+=-` (with inner `:`s) that starts with a letter or digit has no
+    indicator PyYAML's analysis would quote, so it is written plain unless the resolver would read it back
+    as something else (a number, bool, date: PyYAML's own resolver decides); everything else is rendered by
+    PyYAML itself, once per distinct string."""
+    if _PLAIN_WORD_RE.fullmatch(value) and _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) == _STR_TAG:
+        return value
+    return _scalar_text_by_pyyaml(value)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _scalar_text_by_pyyaml(value: str) -> str | None:
+    if len(value) > _FAST_TEXT_MAX or not _FAST_TEXT_RE.fullmatch(value):
+        return None
+    text = _dump_pyyaml([value], sort_keys=False, width=1_000_000)
+    if not text.startswith("- ") or text.count("\n") != 1:
+        return None
+    return text[2:-1]
+
+
+class _FastBlockEmitter:
+    """PyYAML's block style for plain data: 2-space indents, sequences inside mappings not indented,
+    `{}`/`[]` for empty collections. A line that could reach `width` (where PyYAML would fold) raises
+    `_NotFast`, as does any value outside the supported kinds."""
+
+    def __init__(self, sort_keys: bool, width: int) -> None:
+        self.sort_keys = sort_keys
+        self.limit = width - 10
+        self.out: list[str] = []
+
+    def dump(self, data: Any) -> str:
+        if isinstance(data, dict) and data:
+            self._mapping(data, 0, "")
+        elif isinstance(data, list) and data:
+            self._sequence(data, 0, "")
+        else:
+            raise _NotFast
+        return "".join(self.out)
+
+    def _scalar(self, value: Any, column: int) -> str:
+        if isinstance(value, str):
+            text = _scalar_text(value)
+            if text is None:
+                raise _NotFast
+            # PyYAML folds plain and single-quoted scalars only at a space, double-quoted ones anywhere
+            if column + len(text) > self.limit and (" " in value or text.startswith('"')):
+                raise _NotFast
+            return text
+        if value is True:
+            return "true"
+        if value is False:
+            return "false"
+        if value is None:
+            return "null"
+        if type(value) is int:
+            return str(value)
+        raise _NotFast
+
+    def _mapping(self, data: dict[Any, Any], indent: int, first: str) -> None:
+        """Keys at `indent`; the first line starts with `first` (a sequence's `- `) instead of spaces."""
+        items = sorted(data.items()) if self.sort_keys else data.items()
+        pad = " " * indent
+        lead = first or pad
+        out = self.out
+        for key, value in items:
+            if type(key) is not str or len(key) > _FAST_KEY_MAX:  # PyYAML writes long keys as `? key`
+                raise _NotFast
+            name = self._scalar(key, indent)
+            if isinstance(value, dict):
+                if value:
+                    out.append(f"{lead}{name}:\n")
+                    self._mapping(value, indent + 2, "")
+                else:
+                    out.append(f"{lead}{name}: {{}}\n")
+            elif isinstance(value, list):
+                if value:
+                    out.append(f"{lead}{name}:\n")
+                    self._sequence(value, indent, "")
+                else:
+                    out.append(f"{lead}{name}: []\n")
+            else:
+                out.append(f"{lead}{name}: {self._scalar(value, indent + len(name) + 2)}\n")
+            lead = pad
+
+    def _sequence(self, data: list[Any], indent: int, first: str) -> None:
+        pad = " " * indent
+        if first:
+            raise _NotFast  # a sequence directly inside a sequence: left to PyYAML
+        out = self.out
+        for item in data:
+            if isinstance(item, dict):
+                if item:
+                    self._mapping(item, indent + 2, f"{pad}- ")
+                else:
+                    out.append(f"{pad}- {{}}\n")
+            elif isinstance(item, list):
+                raise _NotFast
+            else:
+                out.append(f"{pad}- {self._scalar(item, indent + 2)}\n")
 
 
 def write_atomic_bytes(path: Path, data: bytes, durable: bool = True) -> None:
