@@ -221,7 +221,7 @@ def _scalar_text(value: str) -> str | None:
     indicator PyYAML's analysis would quote, so it is written plain unless the resolver would read it back
     as something else (a number, bool, date: PyYAML's own resolver decides); everything else is rendered by
     PyYAML itself, once per distinct string."""
-    if _PLAIN_WORD_RE.fullmatch(value) and _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) == _STR_TAG:
+    if _PLAIN_WORD_RE.fullmatch(value) and _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) == _STR_TAG:  # type: ignore[no-untyped-call]
         return value
     return _scalar_text_by_pyyaml(value)
 
