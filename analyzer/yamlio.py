@@ -130,6 +130,51 @@ def _positions(root: yaml.Node) -> dict[Path_, int]:
     return out
 
 
+class _NotPlain(Exception):
+    """The document needs PyYAML's full constructor (anchors, merge keys, floats, dates, explicit tags...)."""
+
+
+_TAG = "tag:yaml.org,2002:"
+
+
+def _construct(loader: Any, root: yaml.Node) -> Any:
+    """`loader.construct_document(root)`, built directly when the document holds only mappings, sequences,
+    strings, ints, bools and nulls and no node twice (the state files and images.yaml): the same values
+    without PyYAML's per-node constructor machinery. Anything else is left to PyYAML."""
+    seen: set[int] = set()
+
+    def build(node: yaml.Node) -> Any:
+        if id(node) in seen:
+            raise _NotPlain  # an alias: PyYAML shares the object
+        seen.add(id(node))
+        tag = node.tag
+        if isinstance(node, yaml.ScalarNode):
+            if tag == _TAG + "str":
+                return node.value
+            if tag == _TAG + "int":
+                return loader.construct_yaml_int(node)
+            if tag == _TAG + "bool":
+                return loader.construct_yaml_bool(node)
+            if tag == _TAG + "null":
+                return None
+        elif isinstance(node, yaml.MappingNode) and tag == _TAG + "map":
+            out = {}
+            for key_node, value_node in node.value:
+                key = build(key_node)
+                if isinstance(key, (dict, list)):
+                    raise _NotPlain
+                out[key] = build(value_node)
+            return out
+        elif isinstance(node, yaml.SequenceNode) and tag == _TAG + "seq":
+            return [build(item) for item in node.value]
+        raise _NotPlain
+
+    try:
+        return build(root)
+    except _NotPlain:
+        return loader.construct_document(root)
+
+
 class LocatedDocument:
     """A parsed YAML document plus the line of every value in it."""
 
@@ -162,7 +207,7 @@ def load_located(file: Path) -> LocatedDocument:
     try:
         node = loader.get_single_node()
         lines = _positions(node) if node is not None else {}
-        data = loader.construct_document(node) if node is not None else None
+        data = _construct(loader, node) if node is not None else None
     except DuplicateKey as exc:
         raise InputError.single(file, str(exc), exc.line) from None
     except yaml.MarkedYAMLError as exc:
@@ -204,7 +249,7 @@ class _NotFast(Exception):
 
 
 _FAST_TEXT_RE = re.compile(r"[ -~]*")
-_FAST_TEXT_MAX = 200
+_FAST_TEXT_MAX = 100_000
 _FAST_KEY_MAX = 100
 
 
@@ -221,9 +266,20 @@ def _scalar_text(value: str) -> str | None:
     indicator PyYAML's analysis would quote, so it is written plain unless the resolver would read it back
     as something else (a number, bool, date: PyYAML's own resolver decides); everything else is rendered by
     PyYAML itself, once per distinct string."""
-    if _PLAIN_WORD_RE.fullmatch(value) and _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) == _STR_TAG:  # type: ignore[no-untyped-call]
-        return value
-    return _scalar_text_by_pyyaml(value)
+    if value in _SCALAR_TEXTS:
+        return _SCALAR_TEXTS[value]
+    text: str | None = value
+    if not _PLAIN_WORD_RE.fullmatch(value) or \
+            _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) != _STR_TAG:  # type: ignore[no-untyped-call]
+        text = _scalar_text_by_pyyaml(value)
+    if len(_SCALAR_TEXTS) > 1 << 18:
+        _SCALAR_TEXTS.clear()
+    _SCALAR_TEXTS[value] = text
+    return text
+
+
+_SCALAR_TEXTS: dict[str, str | None] = {}
+"""Memo of `_scalar_text` (keys, kinds and refs repeat across thousands of documents)."""
 
 
 @functools.lru_cache(maxsize=1 << 16)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -70,3 +71,39 @@ def test_plain_word_shortcut_agrees_with_pyyaml() -> None:
             shortcut += 1
         assert _scalar_text(word) == _scalar_text_by_pyyaml(word), word
     assert shortcut > 1000
+
+
+def _typed(value: Any) -> Any:
+    """A value with every scalar's type made part of it (True != 1 here)."""
+    if isinstance(value, dict):
+        return {_typed(k): _typed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_typed(v) for v in value]
+    return (type(value).__name__, value)
+
+
+@pytest.mark.parametrize("text", [
+    "a: 1\nb: [x, 'y', \"z\", ~, null, Null, '', yes, No, on, OFF, true]\n",
+    "ints: [0x1F, 0o17, 017, 1_000, 1:20, -3, +4, 0, 190:20:30]\nfloats: [1.5, .inf, 1e3]\n",
+    "when: 2026-01-01T00:00:00Z\nday: 2026-01-01\n",
+    "base: &b {x: 1}\nother: *b\n",
+    "base: &b {x: 1}\nmerged:\n  <<: *b\n  y: 2\n",
+    "tagged: !!str 123\nnum: !!int '12'\nflt: !!float '1'\nb: !!binary aGk=\n",
+    "? [a, b]\n: 1\n",
+    "plain:\n  deep:\n    - {a: [1, {b: c}]}\n    - - nested\n",
+    "- just\n- a list\n",
+    "scalar\n",
+    "x: !!set {a, b}\n",
+])
+def test_load_located_builds_what_pyyaml_builds(tmp_path: Path, text: str) -> None:
+    from analyzer.errors import InputError
+    from analyzer.yamlio import load_located
+    file = tmp_path / "doc.yaml"
+    file.write_text(text)
+    try:
+        expected = _typed(yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+    except yaml.YAMLError:
+        with pytest.raises(InputError):
+            load_located(file)
+        return
+    assert _typed(load_located(file).data) == expected
