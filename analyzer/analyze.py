@@ -239,7 +239,7 @@ def _config_fingerprint(config: Path, include: list[str]) -> str:
     return config_fingerprint(config, [f for pattern in include for f in include_matches(config, pattern)])
 
 
-def _nothing_moved(last: dict[str, Any], config: Path, state_dir: Path, sources: Sources) -> bool:
+def _nothing_moved(last: dict[str, Any], config: Path, state_signature_now: str, sources: Sources) -> bool:
     """The last complete run's inputs are all unchanged: config bytes, every source ref, the state files.
 
     Costs a hash of the config files, one ref lookup per repository and a stat per state file;
@@ -250,7 +250,7 @@ def _nothing_moved(last: dict[str, Any], config: Path, state_dir: Path, sources:
             return False
     except OSError:
         return False
-    if last["state"] != state_signature(images_dir(state_dir)):
+    if last["state"] != state_signature_now:
         return False
     wanted = [(url, ref, commit) for url, ref, commit in last["heads"]]
 
@@ -316,7 +316,8 @@ def _run_analyze(config: Path, state_dir: Path, cache_dir: Path, prune: bool,
     last_runs = JsonCache(cache_dir / "last-runs.json", code_version())
     run_key = hashlib.sha256(f"{config.resolve()}\0{state_dir.resolve()}".encode()).hexdigest()[:16]
     last = _valid_last_run(last_runs.data.get(run_key))
-    if last and not prune and _nothing_moved(last, config, state_dir, sources):
+    signature_before = state_signature(images_dir(state_dir))  # read once: nothing writes state until below
+    if last and not prune and _nothing_moved(last, config, signature_before, sources):
         return AnalyzeResult(summary=last["summary"], unchanged_inputs=True)
 
     fleet_cache = Snapshot(cache_dir / "snapshots" / f"{run_key}-fleet.json", last_runs.version, TypeAdapter(Fleet))
@@ -328,7 +329,7 @@ def _run_analyze(config: Path, state_dir: Path, cache_dir: Path, prune: bool,
     if not last or config_key != last["config"]:
         fleet_cache.put(config_key, fleet)
     heads = resolve_heads(fleet, sources)
-    snapshot = states_cache.get(state_signature(images_dir(state_dir)))
+    snapshot = states_cache.get(signature_before)
     previous = snapshot if snapshot is not None else load_states(state_dir)
     discoveries = discover_fleet(fleet, sources, heads, progress)
     sources.save()
