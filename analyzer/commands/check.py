@@ -17,6 +17,7 @@ from analyzer import __version__
 from analyzer.config.loader import load_fleet
 from analyzer.errors import InputError
 from analyzer.kargo.build import GraphError, build_project
+from analyzer.kargo.name_record import load_name_record
 from analyzer.kargo.settings import Settings, load_stack_settings
 from analyzer.rules.catalog import evaluate
 from analyzer.rules.model import Level, from_manifest
@@ -37,7 +38,7 @@ def render_manifests(config: Path, state_dir: Path, stack_config: Path | None,
     states = load_states(state_dir)
     settings = load_stack_settings(stack_config) if stack_config else Settings()
     try:
-        project = build_project(fleet, states, settings)
+        project = build_project(fleet, states, settings, load_name_record(state_dir))
     except GraphError as exc:
         raise InputError.single(state_dir, str(exc)) from None
     unbuildable = set(project.summary.get("unbuildable", []))
