@@ -38,7 +38,7 @@ RULES: tuple[Rule, ...] = (
     Rule("required-soak-time", "requiredSoakTime is a debounce, not a delay; the soak gate is the delay.", A,
          delay.required_soak_time),
     Rule("rebuild-path-soaked", "Every path from a Warehouse into a rebuild Stage passes a soak Stage.", M,
-         delay.rebuild_path_soaked, stack=True),
+         delay.rebuild_path_soaked, stack=True, config=("otherStacks",)),
     Rule("soak-delay-matches-gate", "A soak Stage's declared delay equals the delay its gate verification "
          "passes.", M, delay.soak_delay_matches_gate, stack=True),
     Rule("delay-not-below-parents", "An image's declared delay is not shorter than its parents' (it cannot be "

@@ -161,8 +161,12 @@ def test_policy_config_is_valid_for_check_and_the_pack() -> None:
     from analyzer.rules.policy_config import load_policy_config
     from tests.policy.harness import reconcile
 
-    load_policy_config(ROOT / "policy" / "config.json")
-    reconcile(json.loads((ROOT / "policy" / "config.json").read_text()))
+    for name in ("config.json", "config.team.json"):  # the team stacks' config: config.json + otherStacks
+        load_policy_config(ROOT / "policy" / name)
+        reconcile(json.loads((ROOT / "policy" / name).read_text()))
+    team = json.loads((ROOT / "policy" / "config.team.json").read_text())
+    assert team.pop("rebuild-path-soaked") == {"otherStacks": True}
+    assert team == json.loads((ROOT / "policy" / "config.json").read_text())
 
 
 def test_policy_docs_cover_every_rule() -> None:

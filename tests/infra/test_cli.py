@@ -11,6 +11,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from tests.policy.fleets import BAD_FLEET, expected
 from tests.support.pulumi_cli import (
     GITOPS_STACK,
@@ -224,9 +226,10 @@ def test_a_new_name_collision_only_creates_with_the_recorded_names_and_replaces_
 
 def _part_stack(cli: Pulumi, name: str, teams: list[str], shared: str) -> None:
     """A GitOps stack with the gitops stack's settings that renders only its part, into rendered-<name>/."""
-    text = (cli.project / "Pulumi.gitops.yaml").read_text().replace("../rendered", f"../rendered-{name}")
-    text += f"  image-factory:teams: {json.dumps(teams)}\n  image-factory:shared: \"{shared}\"\n"
-    (cli.project / f"Pulumi.{name}-gitops.yaml").write_text(text)
+    config = yaml.safe_load((cli.project / "Pulumi.gitops.yaml").read_text())["config"]
+    config |= {"image-factory:renderYamlToDirectory": f"../rendered-{name}", "image-factory:teams": teams,
+               "image-factory:shared": shared}
+    (cli.project / f"Pulumi.{name}-gitops.yaml").write_text(yaml.safe_dump({"config": config}))
     cli.new_stack(f"{name}-gitops")
 
 
@@ -235,7 +238,8 @@ def test_team_stacks_with_the_pack_render_together_exactly_the_one_stack_project
     """A platform stack (shared objects) and one stack per enrollment file: each passes the pack on its own,
     their parts are disjoint, and together they write what `image-factory render` writes for one stack."""
     cli = _pulumi(tmp_path)
-    pack = ["--policy-pack", str(policy_pack), "--policy-pack-config", "policy/config.json"]
+    # The team stacks' policy config: rebuild-path-soaked leaves the names of other stacks to them.
+    pack = ["--policy-pack", str(policy_pack), "--policy-pack-config", "policy/config.team.json"]
     parts = {"platform": ([], "all"), "root": (["images.yaml"], "none"),
              "payments": (["images.d/payments.yaml"], "none"), "web": (["images.d/web.yaml"], "none")}
     written: dict[str, dict[str, Any]] = {}
@@ -256,6 +260,12 @@ def test_team_stacks_with_the_pack_render_together_exactly_the_one_stack_project
     # rebuild-base-python, which the `root` stack creates, by name.
     sources = [r["sources"] for r in payments["Stage/rebuild-payments-api"]["spec"]["requestedFreight"]]
     assert any("rebuild-base-python" in (s.get("stages") or []) for s in sources)
+
+    # With config.json (one stack), the pack refuses a team's stack alone: its edges point out of the stack.
+    cli.run("stack", "select", "payments-gitops")
+    alone = _preview(cli, policy_pack, check=False)
+    assert alone.returncode != 0
+    assert {rule for rule, _, _, _ in alone.policy_violations()} == {"rebuild-path-soaked"}
 
     # A typo in `teams` stops the stack before anything changes (it would otherwise delete the team's Stages).
     _part_stack(cli, "typo", ["images.d/payment.yaml"], "none")

@@ -300,3 +300,14 @@ def test_gitops_mode_only_on_a_gitops_stack_and_always_there() -> None:
                             ("team-a-gitops", Settings())):
         with pytest.raises(program.ModeError):
             program.check_mode(stack, settings)
+
+
+def test_the_gitops_stack_has_the_settings_of_prod_and_only_adds_the_render_directory() -> None:
+    from analyzer.kargo.settings import load_stack_settings
+
+    prod = load_stack_settings(ROOT / "Pulumi.prod.yaml")
+    gitops = load_stack_settings(ROOT / "Pulumi.gitops.yaml")
+    assert prod.render_yaml_to_directory is None and gitops.render_yaml_to_directory == "../rendered"
+    assert gitops.model_copy(update={"render_yaml_to_directory": None}) == prod
+    program.check_mode("prod", prod)
+    program.check_mode("gitops", gitops)
