@@ -115,18 +115,19 @@ def stack_settings(stack_config: Path | Settings | None) -> Settings:
 
 
 def load_project(config: Path, state_dir: Path, stack_config: Path | Settings | None = None) -> LoadedProject:
-    """images.yaml + state/ + stack settings → the Kargo project; a graph that cannot be rendered (a cycle,
-    a parent with no state) is an InputError on the state directory."""
+    """images.yaml + state/ (with its recorded Kargo names) + stack settings → the Kargo project; a graph
+    that cannot be rendered (a cycle, a parent with no state) is an InputError on the state directory."""
     from analyzer.config.loader import load_fleet
     from analyzer.graph import GraphError
     from analyzer.kargo.build import build_project
+    from analyzer.kargo.name_record import load_name_record
     from analyzer.state.store import load_states
 
     settings = stack_settings(stack_config)
     fleet = load_fleet(config)
     states = load_states(state_dir)
     try:
-        project = build_project(fleet, states, settings)
+        project = build_project(fleet, states, settings, load_name_record(state_dir))
     except GraphError as exc:
         raise InputError.single(state_dir, str(exc)) from None
     return LoadedProject(fleet, states, settings, project)

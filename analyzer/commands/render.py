@@ -8,7 +8,9 @@ from pathlib import Path
 import click
 
 from analyzer.commands.options import STACK_CONFIG_OPTION, config_option, json_option, load_project, state_option
+from analyzer.kargo.name_record import names_path, write_name_record
 from analyzer.kargo.render import render_files, write_files
+from analyzer.kargo.stacks import select
 
 
 @click.command("render")
@@ -18,10 +20,17 @@ from analyzer.kargo.render import render_files, write_files
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), required=True,
               help="Directory for the manifests (one file per resource).")
 @json_option("Print the summary (the stack outputs) as JSON.")
-def command(config: Path, state_dir: Path, stack_config: Path | None, out_dir: Path, as_json: bool) -> None:
+@click.option("--record-names", is_flag=True,
+              help="Record the names in use in STATE/kargo-names.yaml, so that a later name collision never "
+                   "renames an existing Warehouse or Stage.")
+def command(config: Path, state_dir: Path, stack_config: Path | None, out_dir: Path, as_json: bool,
+            record_names: bool) -> None:
     """Render the Kargo Project, Warehouses, Stages and AnalysisTemplates as YAML manifests."""
-    project = load_project(config, state_dir, stack_config).project
-    result = write_files(out_dir, render_files(project.objects))
+    loaded = load_project(config, state_dir, stack_config)
+    project = loaded.project
+    result = write_files(out_dir, render_files(select(project, loaded.fleet, loaded.settings)))
+    if record_names and write_name_record(state_dir, project.names):
+        click.echo(f"{names_path(state_dir)}: updated", err=True)
     if as_json:
         click.echo(json.dumps(project.summary, indent=2, sort_keys=True))
         return

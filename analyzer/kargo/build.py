@@ -24,6 +24,7 @@ from analyzer.config.model import EnrolledImage, Fleet, Trigger
 from analyzer.discovery.reference import parse_reference
 from analyzer.graph import DependencyGraph, GraphError
 from analyzer.kargo import conventions as cv
+from analyzer.kargo.name_record import NameRecord
 from analyzer.kargo.resources import (
     KIND_ORDER,
     AnalysisRunArgument,
@@ -138,6 +139,8 @@ class KargoProject:
 
     objects: list[KargoObject]
     summary: ProjectSummary
+    names: NameRecord = field(default_factory=NameRecord)
+    """The names of the rendered Warehouses and rebuild Stages (what `render --record-names` records)."""
 
     def by_kind(self, kind: str) -> list[KargoObject]:
         return [obj for obj in self.objects if obj.kind == kind]
@@ -530,8 +533,10 @@ def _job_identity(settings: Settings) -> list[KargoObject]:
 
 
 def build_project(fleet: Fleet, states: Mapping[str, ImageState] | Iterable[ImageState],
-                  settings: Settings) -> KargoProject:
-    """Every Kargo object for this fleet, deterministic for the same inputs."""
+                  settings: Settings, names: NameRecord | None = None) -> KargoProject:
+    """Every Kargo object for this fleet, deterministic for the same inputs; `names` (the recorded names in
+    use) keep existing Warehouses and rebuild Stages named as they are when a new name collides."""
+    record = names or NameRecord()
     if not isinstance(states, Mapping):
         states = {state.ref: state for state in states}
     enrolled = {image.ref.tracked: image for image in fleet.images}
@@ -544,18 +549,20 @@ def build_project(fleet: Fleet, states: Mapping[str, ImageState] | Iterable[Imag
     external = {image.ref.tracked for image in fleet.external()} - managed_refs
     for image in images.values():
         external |= closures[image.name]
-    names = unique_names({ref: dns_label(ref_slug(ref), key=ref) for ref in external})
+    warehouse_names = unique_names({ref: dns_label(ref_slug(ref), key=ref) for ref in external},
+                                   recorded=record.warehouses)
     origins: dict[str, _Origin] = {}
     for ref in sorted(external):
         state = states.get(ref)
         entry = enrolled.get(ref)
         source = _relative_source(fleet, entry) if entry is not None else _state_source(ref)
-        origins[ref] = _Origin(ref=ref, name=names[ref], source=source,
+        origins[ref] = _Origin(ref=ref, name=warehouse_names[ref], source=source,
                                subscription=_subscription(ref, state.warehouse if state else None, entry))
 
     image_delays = {name: image.delay for name, image in images.items()}
     effective = graph.effective_delays(image_delays)
-    rebuild_names = unique_names({name: dns_label("rebuild", name, key=name) for name in images})
+    rebuild_names = unique_names({name: dns_label("rebuild", name, key=name) for name in images},
+                                 recorded=record.rebuild_stages)
     soak_pairs: set[tuple[str, str]] = set()
     plans: list[_RebuildPlan] = []
     edges: list[SummaryEdge] = []
@@ -615,4 +622,6 @@ def build_project(fleet: Fleet, states: Mapping[str, ImageState] | Iterable[Imag
             "pinnedBases": len(_pinned(images)), "objects": len(objects),
         },
     }
-    return KargoProject(objects=objects, summary=summary)
+    in_use = NameRecord(warehouses={ref: origin.name for ref, origin in origins.items()},
+                        rebuild_stages={p.image.name: rebuild_names[p.image.name] for p in plans})
+    return KargoProject(objects=objects, summary=summary, names=in_use)

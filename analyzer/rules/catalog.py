@@ -55,7 +55,7 @@ RULES: tuple[Rule, ...] = (
     ResourceRule("required-soak-time", "requiredSoakTime is a debounce, not a delay; the soak gate is the delay.", A,
                  delay.required_soak_time),
     StackRule("rebuild-path-soaked", "Every path from a Warehouse into a rebuild Stage passes a soak Stage.", M,
-              delay.rebuild_path_soaked),
+              delay.rebuild_path_soaked, config=("otherStacks",)),
     StackRule("soak-delay-matches-gate", "A soak Stage's declared delay equals the delay its gate verification "
               "passes.", M, delay.soak_delay_matches_gate),
     StackRule("delay-not-below-parents", "An image's declared delay is not shorter than its parents' (it cannot be "
