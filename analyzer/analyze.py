@@ -33,8 +33,8 @@ from analyzer.sources.cache import (
     state_signature,
 )
 from analyzer.sources.git import GitCache, SourceError, resolve_repo_url
+from analyzer.state.derive import Discovery, StatePlan, plan_state
 from analyzer.state.model import ImageState
-from analyzer.state.plan import Discovery, StatePlan, plan_state
 from analyzer.state.store import images_dir, load_states, remove_stale_temp_files, remove_states, save_states
 
 MAX_PARALLEL_FETCHES = 4

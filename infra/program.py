@@ -14,17 +14,24 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from analyzer.config.loader import load_fleet
+from analyzer.commands.options import load_project
 from analyzer.kargo import resources as model
-from analyzer.kargo.build import KargoProject, build_project
+from analyzer.kargo.build import KargoProject
 from analyzer.kargo.settings import Settings, settings_from_config
+from analyzer.kargo.stacks import select
 from analyzer.planning.timeline import status_summary
-from analyzer.state.store import load_states
+from infra.outputs import stack_outputs
 from infra.resources import create
 
 ROOT = Path(__file__).resolve().parents[1]
 """The repository root (the program runs with cwd = infra/, so never rely on cwd)."""
 CONFIG_KEYS = [field.alias or name for name, field in Settings.model_fields.items()]
+GITOPS_STACK = "gitops"
+"""The stack (or the suffix of stacks) in GitOps mode; every other stack applies to its cluster."""
+
+
+class ModeError(pulumi.RunError):
+    """A stack in the wrong mode (GitOps or live) for its name."""
 
 
 @dataclass(frozen=True)
@@ -45,64 +52,70 @@ def read_settings(config: pulumi.Config) -> Settings:
 def _depends_on(obj: model.KargoObject, created: Mapping[tuple[str, str], pulumi.CustomResource],
                 project: pulumi.CustomResource | None) -> list[pulumi.Resource]:
     """The Project (which creates the namespace) first; a Stage after its Warehouses, upstream Stages and
-    AnalysisTemplates, so that a fresh `up` never shows a Stage pointing at something missing."""
-    deps: list[pulumi.Resource] = []
-    if project is not None and not isinstance(obj, model.Project):
-        deps.append(project)
+    AnalysisTemplates, so that a fresh `up` never shows a Stage pointing at something missing. In a stack
+    that renders part of the project (analyzer/kargo/stacks.py), what another stack creates is not waited
+    for: that stack is deployed first."""
+    keys: list[tuple[str, str]] = []
     if isinstance(obj, model.Stage):
         for requested in obj.spec.requested_freight:
-            deps.append(created[("Warehouse", requested.origin.name)])
-            deps += [created[("Stage", upstream)] for upstream in requested.sources.stages or []]
+            keys.append(("Warehouse", requested.origin.name))
+            keys += [("Stage", upstream) for upstream in requested.sources.stages or []]
         if obj.spec.verification is not None:
-            deps += [created[("AnalysisTemplate", t.name)] for t in obj.spec.verification.analysis_templates]
+            keys += [("AnalysisTemplate", t.name) for t in obj.spec.verification.analysis_templates]
+    deps: list[pulumi.Resource] = [created[key] for key in keys if key in created]
+    if project is not None and not isinstance(obj, model.Project):
+        deps.insert(0, project)
     return deps
-
-
-def _creation_order(objects: list[model.KargoObject]) -> list[model.KargoObject]:
-    """Upstream Stages before the Stages that name them (the graph is acyclic by construction)."""
-    stages = {o.name: o for o in objects if isinstance(o, model.Stage)}
-    ordered: list[model.KargoObject] = [o for o in objects if not isinstance(o, model.Stage)]
-    done: set[str] = set()
-
-    def visit(stage: model.Stage) -> None:
-        if stage.name in done:
-            return
-        for requested in stage.spec.requested_freight:
-            for upstream in requested.sources.stages or []:
-                visit(stages[upstream])
-        done.add(stage.name)
-        ordered.append(stage)
-
-    for name in sorted(stages):
-        visit(stages[name])
-    return ordered
 
 
 def build(fleet_path: Path, state_dir: Path, settings: Settings) -> Program:
     """Create every resource and return them with the stack outputs (the caller exports them)."""
-    states = load_states(state_dir)
-    project = build_project(load_fleet(fleet_path), states, settings)
+    loaded = load_project(fleet_path, state_dir, settings)
+    project, states = loaded.project, loaded.states
     provider = None
     if settings.render_yaml_to_directory:
-        # GitOps mode: the provider writes manifests (for Argo CD) instead of applying them.
-        provider = k8s.Provider("render", render_yaml_to_directory=settings.render_yaml_to_directory,
-                                always_render=True)
+        # GitOps mode: the provider writes manifests (for Argo CD) instead of applying them. No
+        # `always_render`: CI renders from a fresh stack, where every object is created and so written
+        # (docs/pulumi.md), and on a kept stack a no-op preview then shows nothing changed.
+        provider = k8s.Provider("render", render_yaml_to_directory=settings.render_yaml_to_directory)
     created: dict[tuple[str, str], pulumi.CustomResource] = {}
     project_resource: pulumi.CustomResource | None = None
-    for obj in _creation_order(project.objects):
+    objects = select(project, loaded.fleet, settings)  # this stack's part (per-team stacks), in the builder's
+    for obj in objects:                                 # order: the Project first, every Stage after its upstreams
         deps = _depends_on(obj, created, project_resource)
         opts = pulumi.ResourceOptions(provider=provider, depends_on=deps)
         resource = create(obj, opts)
         created[(obj.kind, obj.name)] = resource
         if isinstance(obj, model.Project):
             project_resource = resource
-    outputs = {**project.summary, "status": status_summary(states)}
+    outputs = stack_outputs(loaded.fleet, project.summary, status_summary(states), objects, settings)
     return Program(project=project, resources=created, outputs=outputs, provider=provider)
+
+
+def is_gitops_stack(stack: str) -> bool:
+    return stack == GITOPS_STACK or stack.endswith(f"-{GITOPS_STACK}")
+
+
+def check_mode(stack: str, settings: Settings) -> None:
+    """GitOps mode only on a stack of its own (`gitops`, `<name>-gitops`), and always there.
+
+    Switching a stack between modes changes every resource's provider, which Pulumi carries out as a
+    replacement: it would delete every live Kargo object (Freight history included) of a live stack, or
+    apply a GitOps stack's objects to the cluster beside the live stack's. Refused before anything runs.
+    """
+    if settings.render_yaml_to_directory and not is_gitops_stack(stack):
+        raise ModeError(f"stack {stack!r} applies to the cluster: renderYamlToDirectory (GitOps mode) is only "
+                        f"for a stack named {GITOPS_STACK!r} or '<name>-{GITOPS_STACK}' (switching a live stack "
+                        "to GitOps mode would delete its live Kargo objects)")
+    if is_gitops_stack(stack) and not settings.render_yaml_to_directory:
+        raise ModeError(f"stack {stack!r} is a GitOps stack: set image-factory:renderYamlToDirectory (it "
+                        "would otherwise apply to the cluster beside the live stack)")
 
 
 def main() -> Program:
     """The stack: repo-root images.yaml and state/, settings from stack config, outputs exported."""
     settings = read_settings(pulumi.Config())
+    check_mode(pulumi.get_stack(), settings)
     program = build(ROOT / "images.yaml", ROOT / "state", settings)
     for name, value in program.outputs.items():
         pulumi.export(name, value)

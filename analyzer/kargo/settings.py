@@ -10,12 +10,12 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from analyzer.config.durations import GO_DURATION_PATTERN
 from analyzer.config.model import DnsLabel, Duration, SecretName
 from analyzer.errors import InputError, validation_problems
 from analyzer.yamlio import load_located
 
 CONFIG_NAMESPACE = "image-factory"
-GO_DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(s|m|h))+$"
 
 
 class JobResources(BaseModel):
@@ -68,6 +68,13 @@ class Settings(BaseModel):
     render_yaml_to_directory: str | None = Field(default=None, alias="renderYamlToDirectory")
     """Pulumi only: render manifests for Argo CD instead of applying them (GitOps mode); relative to infra/,
     the program's working directory. Empty means apply to the cluster."""
+
+    teams: list[Annotated[str, Field(min_length=1)]] | None = None
+    """The enrollment files (`images.yaml`, `images.d/payments.yaml`, as the fleet names them) whose rebuild
+    Stages this stack renders; unset: every file's. One stack per team (analyzer/kargo/stacks.py)."""
+    shared: Annotated[str, Field(pattern=r"^(all|none|[0-9]+/[1-9][0-9]*)$")] = "all"
+    """Whether this stack renders the shared objects (Project, job RBAC, AnalysisTemplates, Warehouses and
+    their soak Stages): `all`, `none`, or `K/N`, the K-th of N shards (by Warehouse)."""
 
     removed_verify_deadline: Any = Field(default=None, alias="verifyDeadline", exclude=True)
     """Removed key, kept only to say so clearly (the deadline is now derived, see `verify_deadline`)."""

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
+from analyzer.config.durations import describe, parse_any_duration
 from analyzer.kargo.conventions import (
     ANNOTATION_EXPEDITE_EXPIRES,
     ANNOTATION_EXPEDITE_REASON,
@@ -14,7 +15,6 @@ from analyzer.kargo.conventions import (
     LABEL_DELAY,
 )
 from analyzer.rules import stages as kargo
-from analyzer.rules.durations import describe, parse_any_duration
 from analyzer.rules.model import STAGE, Finding, Resource, items, mapping, text
 from analyzer.rules.settings import PolicySettings
 
@@ -105,14 +105,17 @@ def required_soak_time(stage: Resource, settings: PolicySettings) -> list[Findin
 
 
 def rebuild_path_soaked(resources: Sequence[Resource], settings: PolicySettings) -> list[Finding]:
-    """Every path from a Warehouse into a rebuild Stage passes through a soak Stage of that Warehouse."""
+    """Every path from a Warehouse into a rebuild Stage passes through a soak Stage of that Warehouse.
+
+    With `otherStacks` (a team's stack), a Warehouse or Stage the stack names but does not have is in another
+    stack of the project and is not checked here (`image-factory check` checks the whole project)."""
     stage_map, warehouse_map = kargo.stages(resources), kargo.warehouses(resources)
     findings = []
     for stage in (s for s in resources if kargo.is_rebuild(s)):
         for index, request in enumerate(kargo.requests(stage)):
             origin = kargo.origin_of(request)
             where = f"spec.requestedFreight[{index}]"
-            if origin not in warehouse_map:
+            if origin not in warehouse_map and not settings.other_stacks:
                 findings.append(stage.finding(
                     f"rebuild Stage {stage.name} requests freight from Warehouse {origin!r} ({where}.origin), "
                     "which is not in the stack: render the Warehouse or fix the origin"))
@@ -124,6 +127,8 @@ def rebuild_path_soaked(resources: Sequence[Resource], settings: PolicySettings)
                     f"rebuild Stage {stage.name} takes Warehouse {origin} freight from no Stage "
                     f"({where}.sources.stages is empty): list the soak Stage of {origin}"))
             for name in upstream:
+                if settings.other_stacks and name not in stage_map:
+                    continue
                 problem = _upstream_problem(stage_map.get(name), name, origin)
                 if problem:
                     findings.append(stage.finding(

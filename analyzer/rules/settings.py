@@ -39,6 +39,10 @@ class PolicySettings(BaseModel):
     managed_images: list[str] | None = Field(None, alias="managedImages",
                                              description="Names of all managed images; each needs exactly "
                                                          "one rebuild Stage. Unset: only duplicates are checked.")
+    other_stacks: bool = Field(False, alias="otherStacks",
+                               description="This stack is one part of the project (one stack per team): "
+                                           "Warehouses and Stages it names but does not have are in the "
+                                           "project's other stacks, and are checked there.")
     levels: dict[str, Level] = Field(default_factory=dict, exclude=True)
     today: date = Field(default_factory=utc_today, exclude=True)
     """The evaluation date (expedite expiry); an input, so that rules stay pure."""

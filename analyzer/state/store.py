@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import re
 import time
 import typing
 from collections.abc import Iterable, Mapping
@@ -16,11 +15,11 @@ from pydantic import BaseModel, ValidationError
 from analyzer.config.durations import parse_duration
 from analyzer.discovery.reference import InvalidReference, parse_reference
 from analyzer.errors import InputError, Problem, validation_problems
+from analyzer.names import is_dns_label
 from analyzer.state.model import ImageState, state_filename
 from analyzer.yamlio import LocatedDocument, dump_stable, load_located, unchanged, write_atomic, write_atomic_many
 
 STATE_SUBDIR = "images"
-_NAME_RE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
 def images_dir(state_dir: Path) -> Path:
@@ -73,7 +72,7 @@ def _semantic_problems(file: Path, doc: LocatedDocument, state: ImageState) -> l
             parse_reference(ref)
         except InvalidReference as exc:
             problems.append(problem(path, f"{ref!r} is not a valid image reference: {exc}"))
-    if state.name is not None and not _NAME_RE.fullmatch(state.name):
+    if state.name is not None and not is_dns_label(state.name):
         problems.append(problem(("name",), f"{state.name[:80]!r} is not an image name (a DNS-1123 label)"))
     if state.managed is not None:
         try:

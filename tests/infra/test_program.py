@@ -18,9 +18,10 @@ from analyzer.kargo.settings import Settings
 from analyzer.planning.timeline import plan
 from examples.demo_history import with_demo_history
 from infra import program
-from tests.conftest import ROOT, EchoMocks
+from tests.support import ROOT
 from tests.support.kargo_fleet import example_fleet, example_states, write_state_dir
 from tests.support.kargo_schemas import SCHEMAS, all_problems
+from tests.support.pulumi_mocks import EchoMocks
 
 CR_PREFIX = "kubernetes:"
 
@@ -167,28 +168,14 @@ def test_resource_outputs_are_the_inputs_and_api_version_is_never_resolved(
     check()
 
 
-def test_stack_outputs(built: tuple[program.Program, dict[Any, Any]]) -> None:
+def test_stack_outputs_are_counts_per_project_and_team_and_the_details_are_renders(
+        built: tuple[program.Program, dict[Any, Any]]) -> None:
+    """Counts only (their size does not grow with the fleet); every name, edge and delay is render's summary,
+    which the outputs point at (`details`)."""
     result, _ = built
     outputs = result.outputs
-    assert set(outputs) == {
-        "project",
-        "warehouses",
-        "soakStages",
-        "rebuildStages",
-        "edges",
-        "delays",
-        "effectiveDelays",
-        "pinned",
-        "unbuildable",
-        "notAnalyzed",
-        "counts",
-        "status",
-    }
-    assert outputs["warehouses"]["python-3-12-slim"] == "docker.io/library/python:3.12-slim"
-    assert outputs["rebuildStages"]["payments-api"] == "rebuild-payments-api"
-    assert {"from": "base-python", "to": "payments-api", "kind": "parent"} in outputs["edges"]
-    assert outputs["delays"]["payments-worker"] == "336h"
-    assert outputs["effectiveDelays"]["ml-runtime"] == {"python-3-12-slim": "240h"}
+    assert set(outputs) == {"project", "counts", "teams", "status", "details"}
+    summary = result.project.summary
     assert outputs["counts"] == {
         "warehouses": 6,
         "soakStages": 7,
@@ -197,7 +184,25 @@ def test_stack_outputs(built: tuple[program.Program, dict[Any, Any]]) -> None:
         "managedImages": 8,
         "pinnedBases": 1,
         "objects": 27,
+        "unbuildable": 1,
+        "notAnalyzed": 0,
+        "edges": len(summary["edges"]),
     }
+    assert outputs["teams"] == {
+        "images.d/payments.yaml": {"images": 2, "managedImages": 2, "externalImages": 0, "rebuildStages": 2,
+                                   "unbuildable": 0, "notAnalyzed": 0, "pinnedBases": 0},
+        "images.d/web.yaml": {"images": 3, "managedImages": 3, "externalImages": 0, "rebuildStages": 2,
+                              "unbuildable": 1, "notAnalyzed": 0, "pinnedBases": 1},
+        "images.yaml": {"images": 5, "managedImages": 3, "externalImages": 2, "rebuildStages": 3,
+                        "unbuildable": 0, "notAnalyzed": 0, "pinnedBases": 0},
+    }
+    for key in ("managedImages", "rebuildStages", "unbuildable", "pinnedBases"):
+        assert sum(team[key] for team in outputs["teams"].values()) == outputs["counts"][key]
+    assert outputs["details"].startswith("image-factory render --json")
+    # The details: render's summary (what `render --json` prints).
+    assert summary["warehouses"]["python-3-12-slim"] == "docker.io/library/python:3.12-slim"
+    assert summary["rebuildStages"]["payments-api"] == "rebuild-payments-api"
+    assert summary["effectiveDelays"]["ml-runtime"] == {"python-3-12-slim": "240h"}
     assert outputs["status"]["asOf"] is None and outputs["status"]["managed"] == 8  # no digest history yet
     assert json.loads(json.dumps(outputs)) == outputs  # JSON-friendly for dashboards
 
@@ -225,7 +230,7 @@ def test_gitops_mode_uses_a_rendering_provider(tmp_path: Path, pulumi_mocks: Ech
     created = pulumi_mocks.created[start:]
     (provider,) = [a for a in created if a.typ == "pulumi:providers:kubernetes"]
     assert provider.inputs["renderYamlToDirectory"] == "../rendered"
-    assert provider.inputs["alwaysRender"] is True or provider.inputs["alwaysRender"] == "true"
+    assert "alwaysRender" not in provider.inputs  # CI renders from a fresh stack (docs/pulumi.md)
     crs = [a for a in created if a.typ.startswith(CR_PREFIX)]
     assert len(crs) == 27 and all(a.provider and "::render::" in a.provider for a in crs)
 
@@ -268,7 +273,7 @@ def test_infra_requirements_install_the_project_itself() -> None:
 
 def test_stages_are_created_after_what_they_reference(built: tuple[program.Program, dict[Any, Any]]) -> None:
     result, _ = built
-    order = [(o.kind, o.name) for o in program._creation_order(result.project.objects)]
+    order = [(o.kind, o.name) for o in result.project.objects]  # the builder emits Stages parents-first
     position = {key: i for i, key in enumerate(order)}
     assert position[("Stage", "rebuild-base-python")] < position[("Stage", "rebuild-ml-runtime")]
     assert position[("Stage", "rebuild-ml-runtime")] < position[("Stage", "rebuild-payments-worker")]
@@ -285,3 +290,25 @@ def test_stages_are_created_after_what_they_reference(built: tuple[program.Progr
             ("AnalysisTemplate", "verify-rebuild"),
         ]
     }
+
+
+def test_gitops_mode_only_on_a_gitops_stack_and_always_there() -> None:
+    gitops = Settings(renderYamlToDirectory="../rendered")
+    for stack in ("gitops", "team-a-gitops"):
+        program.check_mode(stack, gitops)
+    program.check_mode("prod", Settings())
+    for stack, settings in (("prod", gitops), ("gitops-old", gitops), ("gitops", Settings()),
+                            ("team-a-gitops", Settings())):
+        with pytest.raises(program.ModeError):
+            program.check_mode(stack, settings)
+
+
+def test_the_gitops_stack_has_the_settings_of_prod_and_only_adds_the_render_directory() -> None:
+    from analyzer.kargo.settings import load_stack_settings
+
+    prod = load_stack_settings(ROOT / "Pulumi.prod.yaml")
+    gitops = load_stack_settings(ROOT / "Pulumi.gitops.yaml")
+    assert prod.render_yaml_to_directory is None and gitops.render_yaml_to_directory == "../rendered"
+    assert gitops.model_copy(update={"render_yaml_to_directory": None}) == prod
+    program.check_mode("prod", prod)
+    program.check_mode("gitops", gitops)

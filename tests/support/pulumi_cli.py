@@ -26,13 +26,15 @@ from typing import Any
 
 import yaml
 
+from tests.support import ROOT
 from tests.support.engines import engine_bin
 
-ROOT = Path(__file__).resolve().parents[2]
 PASSPHRASE = "image-factory-tests-only"
 """The secrets passphrase of the throwaway test stacks (a test value, not a credential)."""
 STACK = "prod"
-PROJECT_FILES = ["Pulumi.yaml", "Pulumi.prod.yaml", "pyproject.toml", "requirements.txt", "images.yaml"]
+GITOPS_STACK = "gitops"
+PROJECT_FILES = ["Pulumi.yaml", "Pulumi.prod.yaml", "Pulumi.gitops.yaml", "pyproject.toml", "requirements.txt",
+                 "images.yaml"]
 PROJECT_DIRS = ["analyzer", "infra", "policy", "images.d", "state"]
 IMAGE_FACTORY = ROOT / "venv" / "bin" / "image-factory"
 LANGHOST = Path(__file__).with_name("pulumi_langhost.py")
@@ -177,8 +179,9 @@ class Pulumi:
         """A command that runs the program (preview, up, ...), with its event log."""
         return self.run(*args, check=check, timeout=timeout, events=True)
 
-    def new_stack(self) -> None:
-        self.run("stack", "init", STACK, "--secrets-provider=passphrase")
+    def new_stack(self, stack: str = STACK) -> None:
+        """`pulumi stack init` (which selects it); its settings are the project's Pulumi.<stack>.yaml."""
+        self.run("stack", "init", stack, "--secrets-provider=passphrase")
 
 
 def documents(folder: Path) -> dict[str, dict[str, Any]]:
@@ -187,10 +190,10 @@ def documents(folder: Path) -> dict[str, dict[str, Any]]:
     return {f"{doc['kind']}/{doc['metadata']['name']}": doc for doc in docs}
 
 
-def render(project: Path, out: Path) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
-    """`image-factory render` of the project: its manifests and its summary (`--json`)."""
-    proc = subprocess.run([str(IMAGE_FACTORY), "render", "--stack-config", "Pulumi.prod.yaml", "--out", str(out),
-                           "--json"], cwd=project, check=True, capture_output=True, text=True)
+def render(project: Path, out: Path, stack: str = STACK) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """`image-factory render` of the project with a stack's settings: its manifests and its summary (`--json`)."""
+    proc = subprocess.run([str(IMAGE_FACTORY), "render", "--stack-config", f"Pulumi.{stack}.yaml", "--out",
+                           str(out), "--json"], cwd=project, check=True, capture_output=True, text=True)
     summary = json.loads(proc.stdout[:proc.stdout.rindex("}") + 1])
     return documents(out), summary
 
@@ -205,3 +208,14 @@ def object_key(urn: str) -> str:
     kind = urn.split("::")[-2].rsplit(":", 1)[-1]
     return f"{kind}/{urn.split('::')[-1].removeprefix(kind.lower() + '-')}"
 
+
+
+def expected_outputs(project: Path, summary: dict[str, Any]) -> dict[str, Any]:
+    """The stack outputs the program should export for the project, computed from render's summary (counts per
+    project and team, the plan's counts, the pointer to the details)."""
+    from analyzer.config.loader import load_fleet
+    from analyzer.planning.timeline import status_summary
+    from analyzer.state.store import load_states
+    from infra.outputs import stack_outputs
+
+    return stack_outputs(load_fleet(project / "images.yaml"), summary, status_summary(load_states(project / "state")))

@@ -194,3 +194,25 @@ def test_child_delay_below_its_parents_is_flagged(child: str, flagged: bool) -> 
     assert [f.resource.name for f in findings if f.resource] == (["rebuild-child"] if flagged else [])
     if flagged:
         assert "declares delay 7d (168h)" in findings[0].message and "after 10d (240h)" in findings[0].message
+
+
+def test_rebuild_path_soaked_leaves_names_of_other_stacks_to_them_with_other_stacks() -> None:
+    """A team's stack has its rebuild Stages, not the platform's Warehouses and soak Stages."""
+    from analyzer.kargo.build import build_project
+    from analyzer.kargo.settings import Settings
+    from analyzer.kargo.stacks import select
+    from analyzer.rules.model import from_manifest
+    from analyzer.rules.settings import PolicySettings
+    from tests.support.kargo_fleet import example_fleet, example_states
+
+    fleet = example_fleet()
+    project = build_project(fleet, example_states(), Settings())
+    team = [from_manifest(o.to_manifest())
+            for o in select(project, fleet, Settings(teams=["images.d/payments.yaml"], shared="none"))]
+    assert rebuild_path_soaked(team, PolicySettings())  # alone, every edge points out of the stack
+    assert rebuild_path_soaked(team, PolicySettings(otherStacks=True)) == []
+    # What is in the stack is still checked: a Stage that takes freight from no Stage at all.
+    broken = [from_manifest({**m, "spec": {**m["spec"], "requestedFreight": [
+        {**r, "sources": {}} for r in m["spec"]["requestedFreight"]]}}) for m in (o.to_manifest() for o in
+              select(project, fleet, Settings(teams=["images.d/payments.yaml"], shared="none")))]
+    assert rebuild_path_soaked(broken, PolicySettings(otherStacks=True))

@@ -11,6 +11,7 @@ import yaml
 
 from analyzer.analyze import run_analyze
 from analyzer.errors import InputError
+from tests.support import ROOT
 from tests.support.gitrepos import make_remote
 
 STATE_A = "r.example.com~a@1.yaml"
@@ -140,7 +141,7 @@ def test_a_good_mirror_is_reused_not_recloned(project: Path, remote: Path) -> No
 def test_concurrent_analyze_runs_land_the_sequential_result(tmp_path: Path, project: Path) -> None:
     import subprocess
     import sys
-    root = Path(__file__).resolve().parents[3]
+    root = ROOT
     env = {**os.environ, "PYTHONPATH": str(root)}
     expected: dict[str, str] | None = None
     for attempt in range(3):
@@ -173,7 +174,7 @@ def test_sigkill_at_any_moment_is_repaired_by_the_next_run(tmp_path: Path, proje
     import subprocess
     import sys
     import time
-    root = Path(__file__).resolve().parents[3]
+    root = ROOT
     env = {**os.environ, "PYTHONPATH": str(root)}
     command = [sys.executable, "-m", "analyzer", "analyze", "--cache"]
     reference = subprocess.run([*command, str(tmp_path / "ref-cache")], cwd=project, env=env, capture_output=True,

@@ -15,12 +15,13 @@ from analyzer.discovery.reference import DEFAULT_DOMAIN, OFFICIAL_REPO_PREFIX, p
 
 MAX_LENGTH = 63
 HASH_LENGTH = 6
-_LABEL_RE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+DNS_LABEL_RE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+"""A DNS-1123 label (use with fullmatch): Kubernetes object names, image names in images.yaml and state."""
 _INVALID_RUN = re.compile(r"[^a-z0-9]+")
 
 
 def is_dns_label(name: str) -> bool:
-    return bool(_LABEL_RE.fullmatch(name))
+    return bool(DNS_LABEL_RE.fullmatch(name))
 
 
 def short_hash(key: str) -> str:
@@ -60,18 +61,29 @@ def ref_slug(ref: str) -> str:
     return sanitize(f"{parsed.registry}-{parsed.repository}-{parsed.tag or 'latest'}")
 
 
-def unique_names(candidates: Mapping[str, str], max_length: int = MAX_LENGTH) -> dict[str, str]:
+def unique_names(candidates: Mapping[str, str], max_length: int = MAX_LENGTH,
+                 recorded: Mapping[str, str] | None = None) -> dict[str, str]:
     """Key → name where every name is unique: keys whose candidate is shared get a hash of the key.
 
-    Deterministic: the result depends only on the mapping's content, not on its order.
+    `recorded` (key → the name it already has, see analyzer/kargo/name_record.py) wins: a key that still
+    exists keeps its recorded name, and a new key whose candidate is that name gets a hash instead, so a
+    new collision never renames an existing object. Deterministic: the result depends only on the
+    mappings' content, not on their order.
     """
-    counts: dict[str, int] = {}
-    for name in candidates.values():
+    recorded = {key: name for key, name in (recorded or {}).items()
+                if key in candidates and is_dns_label(name) and len(name) <= max_length}
+    claims: dict[str, int] = {}
+    for name in recorded.values():
+        claims[name] = claims.get(name, 0) + 1
+    kept = {key: name for key, name in recorded.items() if claims[name] == 1}  # a hand-edited clash: neither
+    counts = dict.fromkeys(kept.values(), 1)
+    fresh = {key: name for key, name in candidates.items() if key not in kept}
+    for name in fresh.values():
         counts[name] = counts.get(name, 0) + 1
-    result = {key: (with_hash(name, key, max_length) if counts[name] > 1 else name)
-              for key, name in candidates.items()}
-    taken: dict[str, str] = {}
-    for key in sorted(result):
+    result = dict(kept)
+    result |= {key: (with_hash(name, key, max_length) if counts[name] > 1 else name) for key, name in fresh.items()}
+    taken: dict[str, str] = {name: key for key, name in kept.items()}
+    for key in sorted(fresh):
         name = result[key]
         if name in taken:  # a hashed name equal to another's readable name: hash again, deterministically
             name = with_hash(name, f"{key}\x00{name}", max_length)

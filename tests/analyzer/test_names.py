@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from analyzer.kargo.names import dns_label, is_dns_label, ref_slug, unique_names, with_hash
+from analyzer.names import dns_label, is_dns_label, ref_slug, unique_names, with_hash
 
 
 def test_readable_names_for_docker_hub_and_other_registries() -> None:
@@ -50,3 +50,20 @@ def test_hashed_name_never_takes_another_keys_readable_name() -> None:
     names = unique_names({"k1": "n", "k2": "n", "k3": taken})
     assert len(set(names.values())) == 3
     assert all(is_dns_label(n) for n in names.values())
+
+
+def test_a_recorded_name_is_kept_when_a_new_key_collides_with_it() -> None:
+    before = unique_names({"docker.io/x/a-b:1": "x-a-b-1", "z": "z"})
+    assert before == {"docker.io/x/a-b:1": "x-a-b-1", "z": "z"}
+    candidates = {"docker.io/x/a-b:1": "x-a-b-1", "docker.io/x/a:b-1": "x-a-b-1", "z": "z"}
+    after = unique_names(candidates, recorded=before)
+    assert after["docker.io/x/a-b:1"] == "x-a-b-1" and after["z"] == "z"  # the existing ones keep their names
+    assert after["docker.io/x/a:b-1"] == with_hash("x-a-b-1", "docker.io/x/a:b-1")
+    # Without the record both are hashed (the old behaviour, still the rule between two new keys).
+    assert unique_names(candidates)["docker.io/x/a-b:1"] != "x-a-b-1"
+
+
+def test_recorded_names_of_gone_keys_or_invalid_or_clashing_ones_are_ignored() -> None:
+    names = unique_names({"k1": "n1", "k2": "n2", "k3": "n3"},
+                         recorded={"gone": "n1", "k1": "Not_A_Label", "k2": "same", "k3": "same"})
+    assert names == {"k1": "n1", "k2": "n2", "k3": "n3"}
