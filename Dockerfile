@@ -11,14 +11,11 @@ FROM ${PYTHON_BASE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 WORKDIR /src
 COPY requirements.txt pyproject.toml ./
-# Only the runtime dependencies, at the versions pinned in requirements.txt (no test or Pulumi tooling).
-RUN grep -E '^(pydantic|PyYAML|GitPython|click|rich|httpx|google-re2|kubernetes|ruamel\.yaml|cryptography|Jinja2|MarkupSafe|graphviz)==' \
-        requirements.txt \
-        > runtime-requirements.txt \
-    && python -m venv /opt/image-factory \
-    && /opt/image-factory/bin/pip install -r runtime-requirements.txt
 COPY analyzer ./analyzer
-RUN /opt/image-factory/bin/pip install --no-deps .
+# The package and its runtime dependencies ([project.dependencies]: no test or Pulumi tooling), at the
+# versions pinned in requirements.txt (used as constraints).
+RUN python -m venv /opt/image-factory \
+    && /opt/image-factory/bin/pip install -c requirements.txt .
 
 FROM ${PYTHON_BASE}
 # git: `record` commits state with GitPython, which drives the git CLI.

@@ -33,8 +33,8 @@ from analyzer.sources.cache import (
     state_signature,
 )
 from analyzer.sources.git import GitCache, SourceError, resolve_repo_url
+from analyzer.state.derive import Discovery, StatePlan, plan_state
 from analyzer.state.model import ImageState
-from analyzer.state.plan import Discovery, StatePlan, plan_state
 from analyzer.state.store import images_dir, load_states, remove_stale_temp_files, remove_states, save_states
 
 MAX_PARALLEL_FETCHES = 4
@@ -128,6 +128,44 @@ class Sources:
             return Discovery(error=str(exc))
         return Discovery(analysis=analysis, commit=commit)
 
+    def discover_many(self, url: str, commit: str, images: list[EnrolledImage]) -> list[Discovery]:
+        """The discoveries of images whose Dockerfiles share one repository commit: every file the caches
+        cannot answer is read in one batched git read (`GitCache.read_files`), then parsed (or served from
+        the parse cache by its blob id); the same outcome per image as `discover`."""
+        cached: dict[str, DockerfileAnalysis] = {}
+        need: list[str] = []
+        for image in images:
+            source = image.entry.source
+            assert source is not None
+            blob = self.blobs.get(commit, source.dockerfile)
+            analysis = self.parses.get(blob, source.build_args) if blob else None
+            if analysis is None:
+                need.append(source.dockerfile)
+            else:
+                cached[image.name] = analysis
+        files = self.git.read_files(url, commit, need) if need else {}
+        results: list[Discovery] = []
+        for image in images:
+            source = image.entry.source
+            assert source is not None
+            analysis = cached.get(image.name)
+            if analysis is None:
+                found = files[source.dockerfile]
+                if isinstance(found, SourceError):
+                    results.append(Discovery(error=str(found)))
+                    continue
+                self.blobs.put(commit, source.dockerfile, found.blob)
+                analysis = self.parses.get(found.blob, source.build_args)
+                if analysis is None:
+                    try:
+                        analysis = _analyze_one(found.text, source.build_args, source.dockerfile)
+                    except SourceError as exc:
+                        results.append(Discovery(error=str(exc)))
+                        continue
+                    self.parses.put(found.blob, source.build_args, analysis)
+            results.append(Discovery(analysis=analysis, commit=commit))
+        return results
+
 
 def _analyze_one(text: str, build_args: dict[str, str], dockerfile: str) -> DockerfileAnalysis:
     """One Dockerfile's analysis; whatever goes wrong in it fails this image only, never the fleet."""
@@ -159,8 +197,8 @@ def resolve_heads(fleet: Fleet, sources: Sources) -> dict[tuple[str, str], str |
 
 def discover_fleet(fleet: Fleet, sources: Sources, heads: dict[tuple[str, str], str | SourceError],
                    progress: Progress | None = None) -> dict[str, Discovery]:
-    """Cache hits are answered inline; only Dockerfiles that need git go to the thread pool (a pool
-    task per image would cost more than the cached lookup itself on a large fleet)."""
+    """Cache hits are answered inline; the Dockerfiles that need git go to the thread pool, one task per
+    repository commit (one batched git read each, not one per file)."""
     root_dir = Path(fleet.root).parent
     results: dict[str, Discovery] = {}
     pending: list[tuple[EnrolledImage, str, str]] = []
@@ -174,11 +212,20 @@ def discover_fleet(fleet: Fleet, sources: Sources, heads: dict[tuple[str, str], 
             results[image.name] = found
             if progress:
                 progress(image.name, found)
+    groups: dict[tuple[str, str], list[EnrolledImage]] = {}
+    for image, url, commit in pending:
+        groups.setdefault((url, commit), []).append(image)
+
+    def one_repository(item: tuple[tuple[str, str], list[EnrolledImage]]) -> list[Discovery]:
+        (url, commit), images = item
+        return sources.discover_many(url, commit, images)
+
     with ThreadPoolExecutor(max_workers=MAX_PARALLEL_FETCHES) as pool:
-        for (image, _, _), discovery in zip(pending, pool.map(lambda p: sources.discover(*p), pending), strict=True):
-            results[image.name] = discovery
-            if progress:
-                progress(image.name, discovery)
+        for images, discoveries in zip(groups.values(), pool.map(one_repository, groups.items()), strict=True):
+            for image, discovery in zip(images, discoveries, strict=True):
+                results[image.name] = discovery
+                if progress:
+                    progress(image.name, discovery)
     return {image.name: results[image.name] for image in fleet.managed()}
 
 
@@ -192,7 +239,7 @@ def _config_fingerprint(config: Path, include: list[str]) -> str:
     return config_fingerprint(config, [f for pattern in include for f in include_matches(config, pattern)])
 
 
-def _nothing_moved(last: dict[str, Any], config: Path, state_dir: Path, sources: Sources) -> bool:
+def _nothing_moved(last: dict[str, Any], config: Path, state_signature_now: str, sources: Sources) -> bool:
     """The last complete run's inputs are all unchanged: config bytes, every source ref, the state files.
 
     Costs a hash of the config files, one ref lookup per repository and a stat per state file;
@@ -203,7 +250,7 @@ def _nothing_moved(last: dict[str, Any], config: Path, state_dir: Path, sources:
             return False
     except OSError:
         return False
-    if last["state"] != state_signature(images_dir(state_dir)):
+    if last["state"] != state_signature_now:
         return False
     wanted = [(url, ref, commit) for url, ref, commit in last["heads"]]
 
@@ -269,7 +316,8 @@ def _run_analyze(config: Path, state_dir: Path, cache_dir: Path, prune: bool,
     last_runs = JsonCache(cache_dir / "last-runs.json", code_version())
     run_key = hashlib.sha256(f"{config.resolve()}\0{state_dir.resolve()}".encode()).hexdigest()[:16]
     last = _valid_last_run(last_runs.data.get(run_key))
-    if last and not prune and _nothing_moved(last, config, state_dir, sources):
+    signature_before = state_signature(images_dir(state_dir))  # read once: nothing writes state until below
+    if last and not prune and _nothing_moved(last, config, signature_before, sources):
         return AnalyzeResult(summary=last["summary"], unchanged_inputs=True)
 
     fleet_cache = Snapshot(cache_dir / "snapshots" / f"{run_key}-fleet.json", last_runs.version, TypeAdapter(Fleet))
@@ -281,7 +329,7 @@ def _run_analyze(config: Path, state_dir: Path, cache_dir: Path, prune: bool,
     if not last or config_key != last["config"]:
         fleet_cache.put(config_key, fleet)
     heads = resolve_heads(fleet, sources)
-    snapshot = states_cache.get(state_signature(images_dir(state_dir)))
+    snapshot = states_cache.get(signature_before)
     previous = snapshot if snapshot is not None else load_states(state_dir)
     discoveries = discover_fleet(fleet, sources, heads, progress)
     sources.save()

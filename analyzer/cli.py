@@ -1,7 +1,9 @@
 """`image-factory` / `python -m analyzer`: one entry point for every command.
 
 Exit codes: 0 ok, 1 partial (some sources or registries failed), 2 invalid input, 3 internal error
-(a bug: a short message, the traceback only with `--debug` or IMAGE_FACTORY_DEBUG=1).
+(a bug: a short message, the traceback only with `--debug` or IMAGE_FACTORY_DEBUG=1). Every command exits
+through these names (or raises InputError, exit 2); the jobs' definitive verdict is
+`kargo.conventions.JOB_EXIT_REFUSED`.
 """
 
 from __future__ import annotations
@@ -15,12 +17,15 @@ from typing import NoReturn
 import click
 
 from analyzer.errors import InputError
-from analyzer.graph import DependencyCycle
+from analyzer.graph import GraphError
 
 EXIT_OK = 0
 EXIT_PARTIAL = 1
+"""Partial or failed: some sources or registries failed (analyze, refresh), a mandatory violation (check),
+a record that did not land (record), an outage a job's pod may retry (gate, verify-rebuild)."""
 EXIT_INVALID = 2
 EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130
 
 # Subcommand modules under analyzer.commands, in --help order.
 COMMANDS = [
@@ -34,11 +39,14 @@ COMMANDS = [
     "report",
     "render",
     "check",
-    "record",
     "expedite",
+    "record",
     "gate",
     "verify_rebuild",
 ]
+JOB_COMMANDS = ["record", "gate", "verify_rebuild"]
+"""Run by Kargo's verification Jobs and CI (they read and write the state remote); listed under their own
+heading in --help."""
 
 
 class _Group(click.Group):
@@ -54,6 +62,22 @@ class _Group(click.Group):
         command: click.Command = importlib.import_module(f"analyzer.commands.{module}").command
         return command
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The commands people run, then the job commands under a heading of their own."""
+        jobs = {name.replace("_", "-") for name in JOB_COMMANDS}
+        limit = formatter.width - 6 - max(len(name) for name in self.list_commands(ctx))
+        for heading, wanted in (("Commands", False), ("Job commands (Kargo verification Jobs, CI)", True)):
+            rows = []
+            for name in self.list_commands(ctx):
+                if (name in jobs) != wanted:
+                    continue
+                command = self.get_command(ctx, name)
+                if command is not None and not command.hidden:
+                    rows.append((name, command.get_short_help_str(limit)))
+            if rows:
+                with formatter.section(heading):
+                    formatter.write_dl(rows)
+
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
@@ -61,14 +85,14 @@ class _Group(click.Group):
             for problem in exc.problems:
                 click.echo(f"error: {problem}", err=True)
             sys.exit(EXIT_INVALID)
-        except DependencyCycle as exc:  # managed images building on each other, in images.yaml or state
+        except GraphError as exc:  # managed images building on each other, in images.yaml or state
             click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_INVALID)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
             raise
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
-            sys.exit(130)
+            sys.exit(EXIT_INTERRUPTED)
         except BrokenPipeError:
             sys.exit(EXIT_PARTIAL)
         except OSError as exc:  # a path given on the command line that cannot be used (a file for a folder…)

@@ -8,7 +8,11 @@ from datetime import timedelta
 from graphlib import CycleError, TopologicalSorter
 
 
-class DependencyCycle(ValueError):
+class GraphError(ValueError):
+    """The dependency graph cannot be used: a cycle, or a managed parent with no state."""
+
+
+class DependencyCycle(GraphError):
     """Managed images that build FROM each other in a loop; the message names the cycle."""
 
     def __init__(self, cycle: list[str]) -> None:

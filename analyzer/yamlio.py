@@ -9,6 +9,8 @@ are read (a FIFO or device named `*.yaml` must not hang a command).
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
 import re
 import stat
@@ -128,6 +130,51 @@ def _positions(root: yaml.Node) -> dict[Path_, int]:
     return out
 
 
+class _NotPlain(Exception):
+    """The document needs PyYAML's full constructor (anchors, merge keys, floats, dates, explicit tags...)."""
+
+
+_TAG = "tag:yaml.org,2002:"
+
+
+def _construct(loader: Any, root: yaml.Node) -> Any:
+    """`loader.construct_document(root)`, built directly when the document holds only mappings, sequences,
+    strings, ints, bools and nulls and no node twice (the state files and images.yaml): the same values
+    without PyYAML's per-node constructor machinery. Anything else is left to PyYAML."""
+    seen: set[int] = set()
+
+    def build(node: yaml.Node) -> Any:
+        if id(node) in seen:
+            raise _NotPlain  # an alias: PyYAML shares the object
+        seen.add(id(node))
+        tag = node.tag
+        if isinstance(node, yaml.ScalarNode):
+            if tag == _TAG + "str":
+                return node.value
+            if tag == _TAG + "int":
+                return loader.construct_yaml_int(node)
+            if tag == _TAG + "bool":
+                return loader.construct_yaml_bool(node)
+            if tag == _TAG + "null":
+                return None
+        elif isinstance(node, yaml.MappingNode) and tag == _TAG + "map":
+            out = {}
+            for key_node, value_node in node.value:
+                key = build(key_node)
+                if isinstance(key, (dict, list)):
+                    raise _NotPlain
+                out[key] = build(value_node)
+            return out
+        elif isinstance(node, yaml.SequenceNode) and tag == _TAG + "seq":
+            return [build(item) for item in node.value]
+        raise _NotPlain
+
+    try:
+        return build(root)
+    except _NotPlain:
+        return loader.construct_document(root)
+
+
 class LocatedDocument:
     """A parsed YAML document plus the line of every value in it."""
 
@@ -160,7 +207,7 @@ def load_located(file: Path) -> LocatedDocument:
     try:
         node = loader.get_single_node()
         lines = _positions(node) if node is not None else {}
-        data = loader.construct_document(node) if node is not None else None
+        data = _construct(loader, node) if node is not None else None
     except DuplicateKey as exc:
         raise InputError.single(file, str(exc), exc.line) from None
     except yaml.MarkedYAMLError as exc:
@@ -180,10 +227,150 @@ class _NoAliasDumper(_SafeDumper):  # type: ignore[valid-type,misc]
         return True
 
 
-def dump_stable(data: Any, sort_keys: bool = True, width: int = 120) -> str:
-    """Diff-friendly YAML: block style, no aliases, unicode kept; keys sorted unless order is meaningful."""
+def _dump_pyyaml(data: Any, sort_keys: bool, width: int) -> str:
     return yaml.dump(data, Dumper=_NoAliasDumper, sort_keys=sort_keys, default_flow_style=False,
                      allow_unicode=True, width=width)
+
+
+def dump_stable(data: Any, sort_keys: bool = True, width: int = 120) -> str:
+    """Diff-friendly YAML: block style, no aliases, unicode kept; keys sorted unless order is meaningful.
+
+    Documents made of what state files and manifests hold (mappings with string keys, lists, short
+    single-line ASCII strings, ints, bools, None) are written by `_FastBlockEmitter`, which produces
+    PyYAML's exact bytes several times faster; anything else is written by PyYAML itself."""
+    try:
+        return _FastBlockEmitter(sort_keys, width).dump(data)
+    except _NotFast:
+        return _dump_pyyaml(data, sort_keys, width)
+
+
+class _NotFast(Exception):
+    """The document holds something only PyYAML's own emitter is trusted with."""
+
+
+_FAST_TEXT_RE = re.compile(r"[ -~]*")
+_FAST_TEXT_MAX = 100_000
+_FAST_KEY_MAX = 100
+
+
+_PLAIN_WORD_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/@~+=-]*(?::[A-Za-z0-9._/@~+=-]+)*")
+_RESOLVER = yaml.resolver.Resolver()
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+def _scalar_text(value: str) -> str | None:
+    """PyYAML's rendering of a one-line printable-ASCII string as a block sequence item or block mapping
+    value/simple key, where style (plain, quoted) does not depend on the position; None for anything else.
+
+    A word of letters, digits and `._/@~+=-` (with inner `:`s) that starts with a letter or digit has no
+    indicator PyYAML's analysis would quote, so it is written plain unless the resolver would read it back
+    as something else (a number, bool, date: PyYAML's own resolver decides); everything else is rendered by
+    PyYAML itself, once per distinct string."""
+    if value in _SCALAR_TEXTS:
+        return _SCALAR_TEXTS[value]
+    text: str | None = value
+    if not _PLAIN_WORD_RE.fullmatch(value) or \
+            _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) != _STR_TAG:  # type: ignore[no-untyped-call]
+        text = _scalar_text_by_pyyaml(value)
+    if len(_SCALAR_TEXTS) > 1 << 18:
+        _SCALAR_TEXTS.clear()
+    _SCALAR_TEXTS[value] = text
+    return text
+
+
+_SCALAR_TEXTS: dict[str, str | None] = {}
+"""Memo of `_scalar_text` (keys, kinds and refs repeat across thousands of documents)."""
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _scalar_text_by_pyyaml(value: str) -> str | None:
+    if len(value) > _FAST_TEXT_MAX or not _FAST_TEXT_RE.fullmatch(value):
+        return None
+    text = _dump_pyyaml([value], sort_keys=False, width=1_000_000)
+    if not text.startswith("- ") or text.count("\n") != 1:
+        return None
+    return text[2:-1]
+
+
+class _FastBlockEmitter:
+    """PyYAML's block style for plain data: 2-space indents, sequences inside mappings not indented,
+    `{}`/`[]` for empty collections. A line that could reach `width` (where PyYAML would fold) raises
+    `_NotFast`, as does any value outside the supported kinds."""
+
+    def __init__(self, sort_keys: bool, width: int) -> None:
+        self.sort_keys = sort_keys
+        self.limit = width - 10
+        self.out: list[str] = []
+
+    def dump(self, data: Any) -> str:
+        if isinstance(data, dict) and data:
+            self._mapping(data, 0, "")
+        elif isinstance(data, list) and data:
+            self._sequence(data, 0, "")
+        else:
+            raise _NotFast
+        return "".join(self.out)
+
+    def _scalar(self, value: Any, column: int) -> str:
+        if isinstance(value, str):
+            text = _scalar_text(value)
+            if text is None:
+                raise _NotFast
+            # PyYAML folds plain and single-quoted scalars only at a space, double-quoted ones anywhere
+            if column + len(text) > self.limit and (" " in value or text.startswith('"')):
+                raise _NotFast
+            return text
+        if value is True:
+            return "true"
+        if value is False:
+            return "false"
+        if value is None:
+            return "null"
+        if type(value) is int:
+            return str(value)
+        raise _NotFast
+
+    def _mapping(self, data: dict[Any, Any], indent: int, first: str) -> None:
+        """Keys at `indent`; the first line starts with `first` (a sequence's `- `) instead of spaces."""
+        items = sorted(data.items()) if self.sort_keys else data.items()
+        pad = " " * indent
+        lead = first or pad
+        out = self.out
+        for key, value in items:
+            if type(key) is not str or len(key) > _FAST_KEY_MAX:  # PyYAML writes long keys as `? key`
+                raise _NotFast
+            name = self._scalar(key, indent)
+            if isinstance(value, dict):
+                if value:
+                    out.append(f"{lead}{name}:\n")
+                    self._mapping(value, indent + 2, "")
+                else:
+                    out.append(f"{lead}{name}: {{}}\n")
+            elif isinstance(value, list):
+                if value:
+                    out.append(f"{lead}{name}:\n")
+                    self._sequence(value, indent, "")
+                else:
+                    out.append(f"{lead}{name}: []\n")
+            else:
+                out.append(f"{lead}{name}: {self._scalar(value, indent + len(name) + 2)}\n")
+            lead = pad
+
+    def _sequence(self, data: list[Any], indent: int, first: str) -> None:
+        pad = " " * indent
+        if first:
+            raise _NotFast  # a sequence directly inside a sequence: left to PyYAML
+        out = self.out
+        for item in data:
+            if isinstance(item, dict):
+                if item:
+                    self._mapping(item, indent + 2, f"{pad}- ")
+                else:
+                    out.append(f"{pad}- {{}}\n")
+            elif isinstance(item, list):
+                raise _NotFast
+            else:
+                out.append(f"{pad}- {self._scalar(item, indent + 2)}\n")
 
 
 def write_atomic_bytes(path: Path, data: bytes, durable: bool = True) -> None:
@@ -210,6 +397,72 @@ def write_atomic_bytes(path: Path, data: bytes, durable: bool = True) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@functools.cache
+def _libc_syncfs() -> Any:
+    try:
+        return ctypes.CDLL(None, use_errno=True).syncfs  # libc's symbols are in the process already
+    except (OSError, AttributeError):
+        return None
+
+
+def _syncfs(fd: int) -> None:
+    """Flush every dirty page of the filesystem holding `fd` (Linux `syncfs`; elsewhere `sync`)."""
+    syncfs = _libc_syncfs()
+    if syncfs is None:
+        os.sync()
+    elif syncfs(fd) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+def write_atomic_many(files: list[tuple[Path, bytes]]) -> None:
+    """Write many files atomically with one durability barrier for the whole batch.
+
+    Every file goes to a temp file next to it first; then one `syncfs` makes all of them durable; only
+    then is each renamed over its target, and each touched directory is fsynced once. A crash at any
+    point leaves every target either whole-old or whole-new (never torn) plus, at worst, temp files
+    that `remove_stale_temp_files` cleans up; the same guarantee `write_atomic_bytes` gives per file,
+    at the cost of one sync instead of two fsyncs per file.
+    """
+    if not files:
+        return
+    temps: list[tuple[str, Path]] = []
+    try:
+        for path, data in files:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            temps.append((tmp, path))
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+        barrier = os.open(files[0][0].parent, os.O_RDONLY)
+        try:
+            _syncfs(barrier)
+        finally:
+            os.close(barrier)
+        while temps:
+            tmp, path = temps[-1]
+            os.replace(tmp, path)
+            temps.pop()
+        for folder in sorted({path.parent for path, _ in files}):
+            dir_fd = os.open(folder, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+    except BaseException:
+        for tmp, _ in temps:
+            Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def unchanged(path: Path, text: str) -> bool:
+    """True when `path` already holds exactly `text`."""
+    try:
+        return path.read_text(encoding="utf-8") == text
+    except FileNotFoundError:
+        return False
 
 
 def write_atomic(path: Path, text: str, durable: bool = True) -> bool:

@@ -9,7 +9,7 @@ from pathlib import Path
 from analyzer.config.loader import load_fleet
 from analyzer.discovery.dockerfile import DockerfileAnalysis, StageFrom
 from analyzer.discovery.reference import parse_reference
-from analyzer.state.plan import Discovery, plan_state
+from analyzer.state.derive import Discovery, plan_state
 from analyzer.state.store import save_states
 
 

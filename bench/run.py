@@ -1,8 +1,12 @@
 """Benchmark suite: each scenario runs in a fresh process several times; prints median/min/max wall time
 and peak RSS (from the child's rusage) as a table, or JSON with --json.
 
-    python bench/run.py            # default sizes (10,000 Dockerfiles in 500 repos)
-    python bench/run.py --small    # what CI runs, so the benchmark cannot rot
+    python bench/run.py                   # default sizes (10,000 Dockerfiles in 500 repos)
+    python bench/run.py --small           # what CI runs, so the benchmark cannot rot
+    python bench/run.py --peer renovate   # also Renovate's extraction of the same Dockerfiles (bench/peer.py),
+                                          # interleaved with the cold runs; ratios and what each found
+
+The machine's load average is printed with the results: timings on a busy machine are not comparable.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -36,11 +41,13 @@ class Result:
     max_s: float
     peak_rss_mib: float
     exit_code: int
+    ratio_vs_peer: float | None = None
+    """median / the peer's median in the same run (cold analyze and discovery, with --peer)."""
 
 
-def measure(argv: list[str], cwd: Path) -> tuple[float, float, int]:
+def measure(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, float, int]:
     """Wall seconds, peak RSS (MiB) and exit code of one child process."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = env or {**os.environ, "PYTHONPATH": str(ROOT)}
     start = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -51,6 +58,12 @@ def measure(argv: list[str], cwd: Path) -> tuple[float, float, int]:
     return wall, usage.ru_maxrss / 1024, proc.returncode
 
 
+def summarize(name: str, samples: list[tuple[float, float, int]]) -> Result:
+    walls = [s[0] for s in samples]
+    return Result(name, len(samples), statistics.median(walls), min(walls), max(walls),
+                  max(s[1] for s in samples), max(s[2] for s in samples))
+
+
 def scenario(name: str, argv: list[str], cwd: Path, runs: int,
              before_each: Callable[[], None] | None = None) -> Result:
     samples = []
@@ -58,9 +71,7 @@ def scenario(name: str, argv: list[str], cwd: Path, runs: int,
         if before_each:
             before_each()
         samples.append(measure(argv, cwd))
-    walls = [s[0] for s in samples]
-    return Result(name, runs, statistics.median(walls), min(walls), max(walls),
-                  max(s[1] for s in samples), max(s[2] for s in samples))
+    return summarize(name, samples)
 
 
 def run_render_suite(workdir: Path, bases: int, managed: int, runs: int) -> list[Result]:
@@ -76,24 +87,59 @@ def run_render_suite(workdir: Path, bases: int, managed: int, runs: int) -> list
     ]
 
 
-def run_suite(workdir: Path, repos: int, dockerfiles: int, runs: int) -> list[Result]:
+def run_suite(workdir: Path, repos: int, dockerfiles: int, runs: int,
+              peer: str | None = None) -> tuple[list[Result], dict[str, Any]]:
     config = write_fleet(workdir / "fleet", repos, dockerfiles)
     fleet = config.parent
     analyze = [sys.executable, "-m", "analyzer", "analyze", "--config", str(config), "--state", "state",
                "--cache", "cache", "--json"]
+    discovery = [sys.executable, str(ROOT / "bench" / "discovery.py"), str(config), "discovery-cache"]
 
     def cold() -> None:
         shutil.rmtree(fleet / "state", ignore_errors=True)
         shutil.rmtree(fleet / "cache", ignore_errors=True)
 
+    # Cold analyze, the discovery phase alone and (with --peer) Renovate, interleaved round by round so that
+    # a change in the machine's load hits all of them alike.
+    report: dict[str, Any] = {}
+    renovate = tree = None
+    if peer == "renovate":
+        from bench import peer as renovate_peer
+        renovate = renovate_peer.install()
+        tree = workdir / "peer-tree"
+        report["peer"] = {"name": "renovate", **renovate.versions,
+                          "dockerfiles": renovate_peer.write_tree(fleet, tree)}
+        (workdir / "renovate-config.json").write_text("{}\n")
+    samples: dict[str, list[tuple[float, float, int]]] = {"cold": [], "discovery": [], "peer": []}
+    for _ in range(runs):
+        cold()
+        samples["cold"].append(measure(analyze, fleet))
+        shutil.rmtree(fleet / "discovery-cache", ignore_errors=True)
+        samples["discovery"].append(measure(discovery, fleet))
+        if renovate and tree:
+            samples["peer"].append(measure(renovate.argv(workdir / "renovate-report.json"), tree,
+                                           renovate.env(workdir / "renovate-config.json")))
+    results = [summarize(f"cold analyze ({dockerfiles} Dockerfiles, {repos} repos)", samples["cold"]),
+               summarize("discovery phase alone (config, refs, read + parse every Dockerfile)",
+                         samples["discovery"])]
+    if renovate:
+        peer_result = summarize(f"Renovate {renovate.versions['renovate']} --dry-run=extract (same Dockerfiles)",
+                                samples["peer"])
+        for result in results:
+            result.ratio_vs_peer = result.median_s / peer_result.median_s
+        results.append(peer_result)
+        from bench import peer as renovate_peer
+        report["peer"]["comparison"] = renovate_peer.compare(
+            renovate_peer.our_bases(config, fleet / "state"),
+            renovate_peer.renovate_bases(workdir / "renovate-report.json"))
+
     counter = iter(range(10_000))
-    results = [
-        scenario(f"cold analyze ({dockerfiles} Dockerfiles, {repos} repos)", analyze, fleet, runs, cold),
+    results += [
         scenario("warm analyze, nothing changed", analyze, fleet, runs),
         scenario("warm analyze, one Dockerfile changed", analyze, fleet, runs,
                  lambda: change_one(fleet, next(counter) * repos)),
     ]
-    return results
+    return results, report
 
 
 def main() -> None:
@@ -105,27 +151,56 @@ def main() -> None:
     parser.add_argument("--managed", type=int, help="managed images for the render scenarios")
     parser.add_argument("--runs", type=int)
     parser.add_argument("--suite", choices=["all", "analyze", "render"], default="all")
+    parser.add_argument("--peer", choices=["renovate"], help="also run this peer on the same Dockerfiles")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     repos = args.repos or (20 if args.small else 500)
     dockerfiles = args.dockerfiles or (200 if args.small else 10_000)
     runs = args.runs or (1 if args.small else 3)
+    load_before = os.getloadavg()
+    report: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="image-factory-bench-") as tmp:
-        results = run_suite(Path(tmp), repos, dockerfiles, runs) if args.suite in ("all", "analyze") else []
+        results: list[Result] = []
+        if args.suite in ("all", "analyze"):
+            results, report = run_suite(Path(tmp), repos, dockerfiles, runs, args.peer)
         if args.suite in ("all", "render"):
             results += run_render_suite(Path(tmp), args.bases or (100 if args.small else 2000),
                                         args.managed or (250 if args.small else 5000), runs)
+    load = {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in os.getloadavg()]}
     if args.json:
-        print(json.dumps({"cores": os.cpu_count(), "results": [asdict(r) for r in results]}, indent=2))
-        return
-    print(f"cores: {os.cpu_count()}")
-    print(f"| {'scenario':<60} | runs | median s | min s | max s | peak RSS MiB |")
-    print(f"|{'-' * 62}|------|----------|-------|-------|--------------|")
-    for r in results:
-        print(f"| {r.scenario:<60} | {r.runs:>4} | {r.median_s:>8.2f} | {r.min_s:>5.2f} | {r.max_s:>5.2f} "
-              f"| {r.peak_rss_mib:>12.0f} |")
+        print(json.dumps({"cores": os.cpu_count(), "load_average": load, **report,
+                          "results": [asdict(r) for r in results]}, indent=2))
+    else:
+        print(f"cores: {os.cpu_count()}; load average (1, 5, 15 min) before: {load['before']}, "
+              f"after: {load['after']}")
+        for line in table(results):
+            print(line)
+        if "peer" in report:
+            print_comparison(report["peer"])
     if any(r.exit_code not in (0, 1) for r in results):
         sys.exit("a scenario failed")
+
+
+def table(results: list[Result]) -> list[str]:
+    """The Markdown table docs/performance.md shows (also made from --json output by `python bench/table.py`)."""
+    lines = ["| scenario | runs | median s | min s | max s | peak RSS MiB | ratio vs Renovate |",
+             "|---|---|---|---|---|---|---|"]
+    for r in results:
+        ratio = f"{r.ratio_vs_peer:.2f}" if r.ratio_vs_peer is not None else ""
+        lines.append(f"| {r.scenario} | {r.runs} | {r.median_s:.2f} | {r.min_s:.2f} | {r.max_s:.2f} "
+                     f"| {r.peak_rss_mib:.0f} | {ratio} |")
+    return lines
+
+
+def print_comparison(peer: dict[str, Any]) -> None:
+    comparison = peer["comparison"]
+    print(f"\nRenovate {peer['renovate']} on Node {peer['node']} (re2 {peer['re2']}), "
+          f"{peer['dockerfiles']} Dockerfiles in one tree")
+    print(f"files: {comparison['files']}; base entries: {comparison['bases']}; "
+          f"files with the same bases: {comparison['files_identical']}")
+    for difference in comparison["differences"]:
+        example = difference["examples"][0]["file"]
+        print(f"  {difference['files']:>6} files  {difference['kind']}  (e.g. {example})")
 
 
 if __name__ == "__main__":

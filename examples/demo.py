@@ -44,6 +44,7 @@ UPSTREAM = [
     ("docker.io", "library/busybox", ["1.36"], [AMD]),
     ("docker.io", "library/redis", ["7", "7.2.5"], [AMD]),
     ("gcr.io", "distroless/static-debian12", ["nonroot"], [AMD]),
+    ("docker.io", "docker/dockerfile", ["1", "1.7"], [AMD, ARM]),   # the `# syntax=` frontends
 ]
 MOVES = ("docker.io", "library/python", "3.12-slim")
 INTERNAL = "registry.example.com"

@@ -14,14 +14,12 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from analyzer.config.loader import load_fleet
+from analyzer.commands.options import load_project
 from analyzer.kargo import resources as model
-from analyzer.kargo.build import KargoProject, build_project
-from analyzer.kargo.name_record import load_name_record
+from analyzer.kargo.build import KargoProject
 from analyzer.kargo.settings import Settings, settings_from_config
 from analyzer.kargo.stacks import select
 from analyzer.planning.timeline import status_summary
-from analyzer.state.store import load_states
 from infra.outputs import stack_outputs
 from infra.resources import create
 
@@ -70,33 +68,10 @@ def _depends_on(obj: model.KargoObject, created: Mapping[tuple[str, str], pulumi
     return deps
 
 
-def _creation_order(objects: list[model.KargoObject]) -> list[model.KargoObject]:
-    """Upstream Stages before the Stages that name them (the graph is acyclic by construction); Stages of
-    other stacks are not here."""
-    stages = {o.name: o for o in objects if isinstance(o, model.Stage)}
-    ordered: list[model.KargoObject] = [o for o in objects if not isinstance(o, model.Stage)]
-    done: set[str] = set()
-
-    def visit(stage: model.Stage) -> None:
-        if stage.name in done:
-            return
-        for requested in stage.spec.requested_freight:
-            for upstream in requested.sources.stages or []:
-                if upstream in stages:
-                    visit(stages[upstream])
-        done.add(stage.name)
-        ordered.append(stage)
-
-    for name in sorted(stages):
-        visit(stages[name])
-    return ordered
-
-
 def build(fleet_path: Path, state_dir: Path, settings: Settings) -> Program:
     """Create every resource and return them with the stack outputs (the caller exports them)."""
-    states = load_states(state_dir)
-    fleet = load_fleet(fleet_path)
-    project = build_project(fleet, states, settings, load_name_record(state_dir))
+    loaded = load_project(fleet_path, state_dir, settings)
+    project, states = loaded.project, loaded.states
     provider = None
     if settings.render_yaml_to_directory:
         # GitOps mode: the provider writes manifests (for Argo CD) instead of applying them. No
@@ -105,15 +80,15 @@ def build(fleet_path: Path, state_dir: Path, settings: Settings) -> Program:
         provider = k8s.Provider("render", render_yaml_to_directory=settings.render_yaml_to_directory)
     created: dict[tuple[str, str], pulumi.CustomResource] = {}
     project_resource: pulumi.CustomResource | None = None
-    objects = select(project, fleet, settings)
-    for obj in _creation_order(objects):
+    objects = select(project, loaded.fleet, settings)  # this stack's part (per-team stacks), in the builder's
+    for obj in objects:                                 # order: the Project first, every Stage after its upstreams
         deps = _depends_on(obj, created, project_resource)
         opts = pulumi.ResourceOptions(provider=provider, depends_on=deps)
         resource = create(obj, opts)
         created[(obj.kind, obj.name)] = resource
         if isinstance(obj, model.Project):
             project_resource = resource
-    outputs = stack_outputs(fleet, project.summary, status_summary(states), objects, settings)
+    outputs = stack_outputs(loaded.fleet, project.summary, status_summary(states), objects, settings)
     return Program(project=project, resources=created, outputs=outputs, provider=provider)
 
 

@@ -19,7 +19,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from analyzer.rules.catalog import RULES, Rule
+from analyzer.rules.catalog import RULES, ResourceRule, Rule, StackRule
 from analyzer.rules.model import Level, Resource
 from analyzer.rules.settings import PolicySettings, property_schema
 
@@ -35,22 +35,22 @@ def settings_for(rule: Rule, config: Mapping[str, Any] | None) -> PolicySettings
     return PolicySettings.model_validate(own)
 
 
-def _resource_validator(rule: Rule) -> Callable[[ResourceValidationArgs, ReportViolation], None]:
+def _resource_validator(rule: ResourceRule) -> Callable[[ResourceValidationArgs, ReportViolation], None]:
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
         resource = Resource(args.resource_type, args.props)
-        for finding in rule.check(resource, settings_for(rule, args.get_config())):  # type: ignore[arg-type]
+        for finding in rule.check(resource, settings_for(rule, args.get_config())):
             report_violation(finding.message, None)
     return validate
 
 
-def _stack_validator(rule: Rule) -> Callable[[StackValidationArgs, ReportViolation], None]:
+def _stack_validator(rule: StackRule) -> Callable[[StackValidationArgs, ReportViolation], None]:
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
         resources, urns = [], {}
         for policy_resource in args.resources:
             resource = Resource(policy_resource.resource_type, policy_resource.props)
             resources.append(resource)
             urns[(resource.type, resource.name)] = policy_resource.urn
-        for finding in rule.check(resources, settings_for(rule, args.get_config())):  # type: ignore[arg-type]
+        for finding in rule.check(resources, settings_for(rule, args.get_config())):
             target = finding.resource
             report_violation(finding.message, urns.get((target.type, target.name)) if target else None)
     return validate
@@ -64,7 +64,7 @@ def _schema(rule: Rule) -> PolicyConfigSchema | None:
 
 def build_policy(rule: Rule) -> ResourceValidationPolicy | StackValidationPolicy:
     severity = Severity.HIGH if rule.level is Level.MANDATORY else Severity.LOW
-    if rule.stack:
+    if isinstance(rule, StackRule):
         return StackValidationPolicy(name=rule.name, description=rule.description,
                                      validate=_stack_validator(rule), enforcement_level=_LEVELS[rule.level],
                                      config_schema=_schema(rule), severity=severity)

@@ -1,52 +1,28 @@
-"""Process-wide test setup. Pulumi mocks are global and module imports are cached, so they are set once,
-here, before any test imports the Pulumi program (pulumi-python-facts §2, pitfalls 1–3): not in preview
-mode, and the mock echoes the inputs back as outputs, which is what the real engine returns for the program's
-resources (apiVersion, kind, metadata, spec; tests/infra/test_cli.py checks it on a real `pulumi up`)."""
+"""Process-wide test setup: the shared fixture modules, the Pulumi mocks on demand, the policy pack."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-import pulumi
 import pytest
-import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-STACK_CONFIG = ROOT / "Pulumi.prod.yaml"
+from tests.support import ROOT
 
+if TYPE_CHECKING:
+    from tests.support.pulumi_mocks import EchoMocks
 
-class EchoMocks(pulumi.runtime.Mocks):
-    """Every registration is recorded; outputs are the inputs (nothing added: the real engine adds nothing
-    the program reads)."""
+__all__ = ["ROOT"]
 
-    def __init__(self) -> None:
-        self.created: list[pulumi.runtime.MockResourceArgs] = []
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
-        self.created.append(args)
-        state = dict(args.inputs)
-        metadata = state.get("metadata") or {}
-        return f"{metadata.get('namespace', '')}/{metadata.get('name', args.name)}", state
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
-        return {}, None
-
-
-def stack_config() -> dict[str, str]:
-    """Pulumi.prod.yaml's config as the engine passes it: strings, structured values JSON-encoded."""
-    config = yaml.safe_load(STACK_CONFIG.read_text())["config"]
-    return {key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()}
-
-
-MOCKS = EchoMocks()
-pulumi.runtime.set_all_config(stack_config())
-pulumi.runtime.set_mocks(MOCKS, project="image-factory", stack="prod", preview=False)
+pytest_plugins = ["tests.support.registry_fixtures"]
 
 
 @pytest.fixture(scope="session")
 def pulumi_mocks() -> EchoMocks:
+    """The global Pulumi mocks (installed when tests.support.pulumi_mocks is first imported): only the tests
+    that run the Pulumi program import Pulumi at all."""
+    from tests.support.pulumi_mocks import MOCKS
+
     return MOCKS
 
 

@@ -14,8 +14,8 @@ from click.testing import CliRunner
 
 from analyzer.cli import cli
 from analyzer.config.loader import load_fleet
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 CODE_BLOCK = re.compile(r"```(\w*)\n(.*?)```", re.S)
 

@@ -11,13 +11,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from analyzer.analyze import AnalyzeResult, default_cache_dir, run_analyze
+from analyzer.cli import EXIT_OK, EXIT_PARTIAL
+from analyzer.commands.options import config_option, json_option, state_option
 from analyzer.config.loader import load_fleet
-from analyzer.state.plan import Discovery
-
-CONFIG_OPTION = click.option("--config", "config", type=click.Path(path_type=Path), default="images.yaml",
-                             show_default=True, help="Root enrollment file.")
-STATE_OPTION = click.option("--state", "state_dir", type=click.Path(path_type=Path), default="state",
-                            show_default=True, help="State directory.")
+from analyzer.state.derive import Discovery
 
 
 def _print_summary(result: AnalyzeResult, console: Console) -> None:
@@ -41,12 +38,12 @@ def _print_summary(result: AnalyzeResult, console: Console) -> None:
 
 
 @click.command("analyze")
-@CONFIG_OPTION
-@STATE_OPTION
+@config_option()
+@state_option()
 @click.option("--cache", "cache_dir", type=click.Path(path_type=Path), default=None,
               help="Git mirror cache (default: $XDG_CACHE_HOME/image-factory/git).")
 @click.option("--prune", is_flag=True, help="Remove state files of images no longer enrolled or used.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@json_option("Print the summary as JSON.")
 def command(config: Path, state_dir: Path, cache_dir: Path | None, prune: bool, as_json: bool) -> None:
     """Discover base images of every enrolled image and write the state files.
 
@@ -76,4 +73,4 @@ def command(config: Path, state_dir: Path, cache_dir: Path | None, prune: bool, 
                                "unchanged_inputs": result.unchanged_inputs}, indent=2, sort_keys=True))
     else:
         _print_summary(result, Console(highlight=False, soft_wrap=True))
-    sys.exit(1 if result.partial else 0)
+    sys.exit(EXIT_PARTIAL if result.partial else EXIT_OK)

@@ -14,35 +14,28 @@ import click
 import yaml
 
 from analyzer import __version__
-from analyzer.config.loader import load_fleet
+from analyzer.cli import EXIT_PARTIAL
+from analyzer.commands.options import STACK_CONFIG_OPTION, config_option, load_project, state_option
 from analyzer.errors import InputError
-from analyzer.kargo.build import GraphError, build_project
-from analyzer.kargo.name_record import load_name_record
-from analyzer.kargo.settings import Settings, load_stack_settings
 from analyzer.rules.catalog import evaluate
 from analyzer.rules.model import Level, from_manifest
 from analyzer.rules.policy_config import load_policy_config
 from analyzer.rules.report import as_json, as_sarif, as_text, relocate_soak_sources
 from analyzer.rules.settings import PolicySettings
-from analyzer.state.store import load_states
 from analyzer.yamlio import check_depth, read_regular_text
 
-EXIT_MANDATORY = 1
+EXIT_MANDATORY = EXIT_PARTIAL
+"""A mandatory violation: exit 1, like a partial run (the command did its work; the result is bad)."""
 
 
 def render_manifests(config: Path, state_dir: Path, stack_config: Path | None,
                      ) -> tuple[list[dict[str, Any]], list[str]]:
     """The manifests `image-factory render` writes (same pure builder), and the managed images that need a
     rebuild Stage (all enrolled managed images except those with no external base to follow)."""
-    fleet = load_fleet(config)
-    states = load_states(state_dir)
-    settings = load_stack_settings(stack_config) if stack_config else Settings()
-    try:
-        project = build_project(fleet, states, settings, load_name_record(state_dir))
-    except GraphError as exc:
-        raise InputError.single(state_dir, str(exc)) from None
+    loaded = load_project(config, state_dir, stack_config)
+    project = loaded.project
     unbuildable = set(project.summary.get("unbuildable", []))
-    managed = [image.name for image in fleet.managed() if image.name not in unbuildable]
+    managed = [image.name for image in loaded.fleet.managed() if image.name not in unbuildable]
     return [obj.to_manifest() for obj in project.objects], managed
 
 
@@ -77,12 +70,9 @@ def _source_prefix(config: Path) -> str:
 
 
 @click.command("check")
-@click.option("--config", "config", type=click.Path(path_type=Path), default="images.yaml", show_default=True,
-              help="Root enrollment file.")
-@click.option("--state", "state_dir", type=click.Path(path_type=Path), default="state", show_default=True,
-              help="State directory.")
-@click.option("--stack-config", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Pulumi.<stack>.yaml whose image-factory:* settings shape the rendering.")
+@config_option()
+@state_option()
+@STACK_CONFIG_OPTION
 @click.option("--manifests", "manifest_paths", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="Check these rendered manifests (files or directories) instead of rendering.")
 @click.option("--policy-config", type=click.Path(dir_okay=False, path_type=Path), default=None,

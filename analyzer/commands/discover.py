@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
 
+from analyzer.commands.options import json_option
 from analyzer.discovery.dockerfile import DockerfileAnalysis, analyze_dockerfile
-from analyzer.errors import InputError
 from analyzer.yamlio import read_regular_text
 
 
@@ -44,14 +43,10 @@ def parse_build_args(values: tuple[str, ...]) -> dict[str, str]:
 @click.argument("dockerfile", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--build-arg", "build_args", multiple=True, metavar="KEY=VALUE",
               help="Override an ARG's default, like `docker build --build-arg`.")
-@click.option("--json", "as_json", is_flag=True, help="Print the JSON contract.")
+@json_option("Print the JSON contract.")
 def command(dockerfile: Path, build_args: tuple[str, ...], as_json: bool) -> None:
     """List the base images DOCKERFILE is built from (every FROM, COPY --from, RUN --mount from=)."""
-    try:
-        text = read_regular_text(dockerfile)
-    except InputError as exc:  # a FIFO or /dev/zero is refused, never read until memory runs out
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+    text = read_regular_text(dockerfile)  # a FIFO or /dev/zero is an InputError, never read until memory runs out
     result = contract_json(analyze_dockerfile(text, parse_build_args(build_args)))
     if as_json:
         click.echo(json.dumps(result))

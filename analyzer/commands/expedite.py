@@ -7,9 +7,10 @@ from pathlib import Path
 
 import click
 
+from analyzer.commands.options import config_option, state_option
+from analyzer.config.expedite import find_target, write_expedite
 from analyzer.config.loader import load_fleet
 from analyzer.errors import InputError
-from analyzer.runtime.expedite import find_target, write_expedite
 from analyzer.state.store import load_states
 
 DEFAULT_VALIDITY = timedelta(days=14)
@@ -20,10 +21,8 @@ DEFAULT_VALIDITY = timedelta(days=14)
 @click.option("--reason", required=True, help="Why the soak is skipped, e.g. the CVE id and summary.")
 @click.option("--expires", type=click.DateTime(["%Y-%m-%d"]), default=None,
               help="Last day the override holds (default: 14 days from today).")
-@click.option("--config", "config", type=click.Path(path_type=Path), default="images.yaml", show_default=True,
-              help="Root enrollment file.")
-@click.option("--state", "state_dir", type=click.Path(path_type=Path), default="state", show_default=True,
-              help="State directory (to find bases that were discovered but not enrolled).")
+@config_option()
+@state_option("State directory (to find bases that were discovered but not enrolled).")
 def command(base: str, reason: str, expires: datetime | None, config: Path, state_dir: Path) -> None:
     """Record an expedite override for BASE (enrolled name or image reference) in images.yaml.
 

@@ -10,16 +10,17 @@ from pathlib import Path
 
 import click
 
+from analyzer.cli import EXIT_OK, EXIT_PARTIAL
+from analyzer.commands.jobsetup import JOB_EPILOG, job_options, logger, registry_client, state_access, utcnow
 from analyzer.config.durations import parse_duration
 from analyzer.discovery.reference import InvalidReference, parse_reference
 from analyzer.kargo.conventions import JOB_EXIT_INVALID, JOB_EXIT_REFUSED
 from analyzer.runtime.firstseen import KubernetesFreightSource
 from analyzer.runtime.gate import GateIO, GateRequest, GateVerdict, run_gate
 from analyzer.runtime.gitstate import StateRepoError
-from analyzer.runtime.jobsetup import job_options, logger, registry_client, state_access, utcnow
 from analyzer.runtime.signature import ENV_KEYS_DIR
 
-EXIT_CODES: dict[GateVerdict, int] = {"vetted": 0, "retry": 1, "misconfigured": JOB_EXIT_INVALID,
+EXIT_CODES: dict[GateVerdict, int] = {"vetted": EXIT_OK, "retry": EXIT_PARTIAL, "misconfigured": JOB_EXIT_INVALID,
                                      "refused": JOB_EXIT_REFUSED, "skipped": JOB_EXIT_REFUSED}
 """1 is what a crash exits with too: the Job retries those pods; 2 and 3 fail the Job at once."""
 
@@ -30,7 +31,7 @@ def default_key(warehouse: str) -> Path | None:
     return key if key is not None and key.is_file() else None
 
 
-@click.command("gate")
+@click.command("gate", epilog=JOB_EPILOG)
 @click.option("--warehouse", required=True, help="Kargo Warehouse the Freight came from.")
 @click.option("--repository", required=True, help="Image repository (the Warehouse's repoURL).")
 @click.option("--tag", required=True, help="Tag the Warehouse follows.")
@@ -70,7 +71,7 @@ def command(warehouse: str, repository: str, tag: str, digest: str, delay: str, 
             outcome = run_gate(request, io)
     except StateRepoError as exc:
         log(f"FAILED: {exc}")
-        sys.exit(1)
+        sys.exit(EXIT_PARTIAL)
     label = {"vetted": "PASSED", "skipped": "SKIPPED"}.get(outcome.verdict, "FAILED")
     log(f"{label}: {outcome.reason}")
     sys.exit(EXIT_CODES[outcome.verdict])

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import click
 import graphviz
 
-from analyzer.commands.analyze import STATE_OPTION
-from analyzer.commands.timeopt import AT_OPTION, resolve_at
+from analyzer.commands.options import at_option, resolve_at, state_option
 from analyzer.graph import DependencyGraph
 from analyzer.planning.timeline import Plan, graph_from_states, plan
 from analyzer.state.store import load_states
@@ -35,12 +35,12 @@ def text_lines(graph: DependencyGraph, status: Plan | None = None) -> list[str]:
 
 
 @click.command("graph")
-@STATE_OPTION
+@state_option()
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
-@AT_OPTION
+@at_option()
 @click.option("--out", "out", type=click.Path(path_type=Path), default=None,
               help="Write to this file instead of standard output.")
-def command(state_dir: Path, fmt: str, at: str | None, out: Path | None) -> None:
+def command(state_dir: Path, fmt: str, at: datetime | None, out: Path | None) -> None:
     """Print the dependency graph of managed images (run `analyze` first); stale images are marked."""
     states = load_states(state_dir)
     if not states:

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import sys
 from datetime import datetime
 from pathlib import Path
 
 import click
 
-from analyzer.commands.analyze import STATE_OPTION
-from analyzer.commands.timeopt import AT_OPTION, resolve_at
+from analyzer.commands.options import at_option, json_option, resolve_at, state_option
 from analyzer.config.durations import format_duration
 from analyzer.discovery.reference import InvalidReference, parse_reference
+from analyzer.errors import InputError
 from analyzer.planning.export import iso, plan_as_dict, what_if
 from analyzer.planning.timeline import Plan, PlanningError, plan, plan_assuming_update
 from analyzer.state.store import load_states
@@ -68,12 +67,12 @@ def plan_lines(timeline: Plan) -> list[str]:
 
 
 @click.command("plan")
-@STATE_OPTION
-@AT_OPTION
+@state_option()
+@at_option()
 @click.option("--assume-update", "assume", metavar="BASE", default=None,
               help="What-if: plan as if BASE (e.g. python:3.12-slim) got a new digest at --at.")
-@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
-def command(state_dir: Path, at: str | None, assume: str | None, as_json: bool) -> None:
+@json_option("Print the plan as JSON.")
+def command(state_dir: Path, at: datetime | None, assume: str | None, as_json: bool) -> None:
     """Show when each held digest clears its gate and when, in which order, each image will rebuild."""
     states = load_states(state_dir)
     if not states:
@@ -85,8 +84,7 @@ def command(state_dir: Path, at: str | None, assume: str | None, as_json: bool) 
         else:
             timeline = plan(states, when)
     except (PlanningError, InvalidReference) as exc:
-        click.echo(f"error: --assume-update: {exc}", err=True)
-        sys.exit(2)
+        raise InputError.single("--assume-update", str(exc)) from None
     if as_json:
         click.echo(json.dumps(plan_as_dict(timeline), indent=2))
     else:

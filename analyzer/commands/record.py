@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import click
 
+from analyzer.cli import EXIT_PARTIAL
+from analyzer.commands.jobsetup import JOB_EPILOG, state_remote_options
+from analyzer.commands.options import at_option, resolve_at
 from analyzer.config.durations import format_duration, parse_duration
 from analyzer.discovery.reference import InvalidReference, parse_reference
 from analyzer.runtime.gitstate import Backoff, RecordConflict, StateRemote, StateRepoError, record_to_git
@@ -45,24 +48,15 @@ def check_digest(value: str, what: str = "DIGEST") -> str:
     return value
 
 
-def utc(value: datetime | None) -> datetime:
-    if value is None:
-        return datetime.now(UTC).replace(microsecond=0)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def land(target: RecordTarget, records: list[Record]) -> None:
     """Commit and push; exit 1 with one clear line when the state remote refuses or every attempt lost."""
     try:
         remote = StateRemote.from_env(target.remote_url, target.branch, target.path)
         result = record_to_git(remote, records, target.workdir, Backoff(attempts=target.attempts),
                                log=lambda line: click.echo(f"record: {line}", err=True))
-    except RecordConflict as exc:
+    except (RecordConflict, StateRepoError) as exc:
         click.echo(f"record: FAILED: {exc}", err=True)
-        sys.exit(1)
-    except StateRepoError as exc:
-        click.echo(f"record: FAILED: {exc}", err=True)
-        sys.exit(1)
+        sys.exit(EXIT_PARTIAL)
     what = "; ".join(r.describe() for r in records)
     if result.commit is None:
         click.echo(f"record: already present: {what}", err=True)
@@ -71,31 +65,24 @@ def land(target: RecordTarget, records: list[Record]) -> None:
                    f"(attempt {result.attempts})", err=True)
 
 
-@click.group("record")
-@click.option("--state-repo", "remote_url", envvar="IMAGE_FACTORY_STATE_REPO",
-              help="Git URL of the state repository (env IMAGE_FACTORY_STATE_REPO).")
-@click.option("--state-branch", "branch", envvar="IMAGE_FACTORY_STATE_BRANCH", default="state",
-              show_default=True, help="Branch holding state.")
-@click.option("--state-path", "path", envvar="IMAGE_FACTORY_STATE_PATH", default="state", show_default=True,
-              help="State directory inside the repository.")
+@click.group("record", epilog=JOB_EPILOG)
+@state_remote_options
 @click.option("--workdir", type=click.Path(path_type=Path), default=None,
               help="Reusable working copy (default: a fresh temporary clone).")
 @click.option("--attempts", type=click.IntRange(1, 1000), default=25, show_default=True,
               help="Push attempts before giving up.")
 @click.pass_context
-def command(ctx: click.Context, remote_url: str | None, branch: str, path: str, workdir: Path | None,
+def command(ctx: click.Context, state_repo: str | None, state_branch: str, state_path: str, workdir: Path | None,
             attempts: int) -> None:
     """Append an entry to a state file on the state branch; concurrent runs never lose each other's entries."""
-    ctx.obj = RecordTarget(remote_url, branch, path, workdir, attempts)
+    ctx.obj = RecordTarget(state_repo, state_branch, state_path, workdir, attempts)
 
 
-@command.command("vetted")
+@command.command("vetted", epilog=JOB_EPILOG)
 @click.argument("ref")
 @click.argument("digest")
-@click.option("--at", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"]), default=None,
-              help="When the gate passed (default: now, UTC).")
-@click.option("--first-seen", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"]),
-              default=None, help="First-seen time, used when the digest is not in the history yet.")
+@at_option("When the gate passed (default: now, UTC).")
+@at_option("First-seen time, used when the digest is not in the history yet.", name="--first-seen")
 @click.option("--delay", default=None,
               help="The gate's delay (e.g. 168h or 7d): also records a per-delay gate entry, which the "
                    "gate's coalescing counts as this gate's last vet.")
@@ -107,20 +94,19 @@ def vetted(target: RecordTarget, ref: str, digest: str, at: datetime | None, fir
         delay_key = format_duration(parse_duration(delay)) if delay else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--delay") from None
-    record = VettedRecord(ref=tracked_ref(ref), digest=check_digest(digest), at=utc(at),
-                          first_seen=utc(first_seen) if first_seen else None, delay=delay_key)
+    record = VettedRecord(ref=tracked_ref(ref), digest=check_digest(digest), at=resolve_at(at),
+                          first_seen=first_seen, delay=delay_key)
     land(target, [record])
 
 
-@command.command("rebuild")
+@command.command("rebuild", epilog=JOB_EPILOG)
 @click.argument("ref")
 @click.option("--outcome", type=click.Choice(["succeeded", "failed"]), required=True)
 @click.option("--base", "bases", multiple=True, metavar="REF@DIGEST",
               help="A vetted base digest the rebuild was triggered with (repeatable).")
 @click.option("--result-digest", default=None, help="Digest the rebuilt tag points to.")
 @click.option("--reason", default=None, help="Why it failed (or a note).")
-@click.option("--at", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"]), default=None,
-              help="When the outcome was observed (default: now, UTC).")
+@at_option("When the outcome was observed (default: now, UTC).")
 @click.pass_obj
 def rebuild(target: RecordTarget, ref: str, outcome: str, bases: tuple[str, ...], result_digest: str | None,
             reason: str | None, at: datetime | None) -> None:
@@ -132,7 +118,7 @@ def rebuild(target: RecordTarget, ref: str, outcome: str, bases: tuple[str, ...]
             raise click.BadParameter(f"{base!r} is not REF@DIGEST", param_hint="--base")
         base_digests[tracked_ref(name, "--base")] = check_digest(digest, "--base")
     record = RebuildAppend(ref=tracked_ref(ref), rebuild=RebuildRecord(
-        at=utc(at), outcome=outcome,  # type: ignore[arg-type]
+        at=resolve_at(at), outcome=outcome,  # type: ignore[arg-type]
         base_digests=base_digests,
         result_digest=check_digest(result_digest, "--result-digest") if result_digest else None,
         reason=reason))

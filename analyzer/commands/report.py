@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import click
 import graphviz
 
-from analyzer.commands.analyze import STATE_OPTION
-from analyzer.commands.timeopt import AT_OPTION, resolve_at
+from analyzer.commands.options import at_option, resolve_at, state_option
 from analyzer.planning.timeline import plan
 from analyzer.state.store import load_states
 from analyzer.visual.graphdot import fleet_picture, render_svg, to_dot
@@ -17,11 +17,11 @@ from analyzer.visual.report import render_report
 
 
 @click.command("report")
-@STATE_OPTION
-@AT_OPTION
+@state_option()
+@at_option()
 @click.option("--out", "out", type=click.Path(path_type=Path), default=Path("report"), show_default=True,
               help="Directory for index.html and graph.svg.")
-def command(state_dir: Path, at: str | None, out: Path) -> None:
+def command(state_dir: Path, at: datetime | None, out: Path) -> None:
     """Write the fleet status page: graph picture, image table, timeline and recent rebuilds."""
     states = load_states(state_dir)
     if not states:

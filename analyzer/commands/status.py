@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import click
 
+from analyzer.commands.options import at_option, config_option, json_option, resolve_at, state_option
 from analyzer.config.durations import format_duration, parse_duration
 from analyzer.config.loader import load_fleet
 from analyzer.errors import InputError
@@ -18,17 +19,6 @@ from analyzer.registry.refresh import last_successful_rebuild
 from analyzer.runtime.outcome import RebuildSummary, rebuild_summary
 from analyzer.state.model import DigestHistory, ImageState, Unresolvable
 from analyzer.state.store import load_states
-
-
-def _parse_at(value: str | None) -> datetime:
-    if value is None:
-        return datetime.now(UTC)
-    try:
-        at = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise InputError.single("--at", f"invalid time {value!r}: use ISO 8601, e.g. 2026-11-26T12:00:00Z",
-                                field_name="at") from None
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def _age(delta: timedelta) -> str:
@@ -129,16 +119,14 @@ def image_status(state: ImageState, states: dict[str, ImageState], now: datetime
 
 
 @click.command("status")
-@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
-              help="Root enrollment file; when given, images are listed in enrollment order and "
-                   "enrolled images without state are reported.")
-@click.option("--state", "state_dir", type=click.Path(path_type=Path), default=Path("state"),
-              show_default=True, help="State directory.")
-@click.option("--at", "at", default=None, help="Evaluate at this ISO 8601 time instead of now.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
-def command(config_path: Path | None, state_dir: Path, at: str | None, as_json: bool) -> None:
+@config_option("Root enrollment file; when given, images are listed in enrollment order and enrolled images "
+               "without state are reported.", name="config_path", default=None)
+@state_option()
+@at_option("Evaluate at this ISO 8601 time instead of now.")
+@json_option("Print a JSON report.")
+def command(config_path: Path | None, state_dir: Path, at: datetime | None, as_json: bool) -> None:
     """Show, per managed image, whether a base has a digest eligible for rebuild under its delay."""
-    now = _parse_at(at)
+    now = resolve_at(at)
     states = load_states(state_dir)
     managed = {ref: s for ref, s in states.items() if s.kind == "managed" and s.managed is not None}
     order = sorted(managed, key=lambda r: (managed[r].name or "", r))

@@ -9,15 +9,16 @@ from pathlib import Path
 
 import click
 
+from analyzer.cli import EXIT_OK, EXIT_PARTIAL
+from analyzer.commands.jobsetup import JOB_EPILOG, job_options, logger, registry_client, state_access, utcnow
 from analyzer.config.durations import parse_duration
 from analyzer.discovery.reference import InvalidReference, parse_reference
 from analyzer.kargo.conventions import JOB_EXIT_INVALID, JOB_EXIT_REFUSED
 from analyzer.runtime.gitstate import StateRepoError
-from analyzer.runtime.jobsetup import job_options, logger, registry_client, state_access, utcnow
 from analyzer.runtime.verify import VerifyIO, VerifyRequest, VerifySetupError, parse_base_digests, run_verify
 
 
-@click.command("verify-rebuild")
+@click.command("verify-rebuild", epilog=JOB_EPILOG)
 @click.option("--image", required=True, help="Enrolled name of the managed image.")
 @click.option("--ref", required=True, help="registry/repository:tag the build pushes.")
 @click.option("--base-digests", required=True,
@@ -49,9 +50,9 @@ def command(image: str, ref: str, base_digests: str, timeout: str, interval: str
             verdict = run_verify(request, io)
     except StateRepoError as exc:
         log(f"FAILED: {exc}")
-        sys.exit(1)
+        sys.exit(EXIT_PARTIAL)
     except VerifySetupError as exc:
         log(f"FAILED: {exc}")
         sys.exit(JOB_EXIT_INVALID)
     log(("PASSED: " if verdict.ok else "FAILED: ") + verdict.reason)
-    sys.exit(0 if verdict.ok else JOB_EXIT_REFUSED)
+    sys.exit(EXIT_OK if verdict.ok else JOB_EXIT_REFUSED)

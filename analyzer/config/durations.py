@@ -1,4 +1,6 @@
-"""Durations as people write them (`7d`, `168h`, `36h`, `1h30m`) and as Kargo/Go want them (`168h0m0s`)."""
+"""Durations, the one module that reads and writes them: as people write them (`7d`, `168h`, `36h`, `1h30m`),
+as Kargo/Go want them (`168h0m0s`), Go `time.Duration` strings as Kargo fields carry them (`5m0s`, `1.5h`),
+and for people reading a violation (`7d (168h)`)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,10 @@ from datetime import timedelta
 
 _UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
 _DURATION_RE = re.compile(r"(?:(\d{1,12})w)?(?:(\d{1,12})d)?(?:(\d{1,12})h)?(?:(\d{1,12})m)?(?:(\d{1,12})s)?")
+GO_DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(s|m|h))+$"
+"""What the deployment settings accept for a Go duration field (`5m0s`, `30m`, `1.5h`)."""
+_GO_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
 MAX_SECONDS = (2**63 - 1) // 10**9
 """Go's time.Duration (Kargo's fields) holds about 292 years; a longer delay cannot be rendered."""
 
@@ -41,3 +47,36 @@ def go_duration(delta: timedelta) -> str:
     hours, rest = divmod(total, 3600)
     minutes, seconds = divmod(rest, 60)
     return f"{hours}h{minutes}m{seconds}s"
+
+
+def parse_go_duration(value: str) -> timedelta:
+    """Parse what Go's time.ParseDuration accepts (no sign); ValueError otherwise."""
+    text = value.strip()
+    if text == "0":
+        return timedelta(0)
+    pos, seconds = 0, 0.0
+    for match in _GO_PART.finditer(text):
+        if match.start() != pos:
+            break
+        seconds += float(match.group(1)) * _GO_UNITS[match.group(2)]
+        pos = match.end()
+    if pos == 0 or pos != len(text):
+        raise ValueError(f"invalid duration {value!r}: use Go duration syntax such as 5m0s or 168h")
+    return timedelta(seconds=seconds)
+
+
+def parse_any_duration(value: str) -> timedelta:
+    """A Go duration, or the project's friendly form (`7d`, `2w`) that labels may carry."""
+    try:
+        return parse_go_duration(value)
+    except ValueError:
+        return parse_duration(value)
+
+
+def describe(delta: timedelta) -> str:
+    """`7d (168h)` for people reading a violation."""
+    seconds = delta.total_seconds()
+    if seconds < 3600:
+        return f"{seconds / 60:g}m"
+    hours = seconds / 3600
+    return f"{hours / 24:g}d ({hours:g}h)" if hours >= 24 else f"{hours:g}h"

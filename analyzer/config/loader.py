@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from analyzer.config.model import EnrolledImage, Fleet, ImagesFile
 from analyzer.errors import InputError, Problem, validation_problems
+from analyzer.names import is_dns_label
 from analyzer.yamlio import LocatedDocument, load_located
 
 
@@ -25,9 +25,6 @@ def _parse_file(file: Path) -> tuple[LocatedDocument, ImagesFile]:
         raise InputError([dataclasses.replace(p, field=_by_name(p.field, data)) for p in problems]) from None
 
 
-_PLAIN_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
-
-
 def _by_name(field: str | None, data: dict[str, object]) -> str | None:
     """`images.2.delay` → `images[name=payments-api].delay`: people know their images by name."""
     head, _, rest = (field or "").partition(".")
@@ -37,15 +34,18 @@ def _by_name(field: str | None, data: dict[str, object]) -> str | None:
         return field
     entry = images[int(index)]
     name = entry.get("name") if isinstance(entry, dict) else None
-    if not isinstance(name, str) or not _PLAIN_NAME.fullmatch(name):
+    if not isinstance(name, str) or not is_dns_label(name):
         return field  # a broken name is itself the problem: keep the position
     return f"images[name={name}]" + (f".{tail}" if tail else "")
 
 
 def include_matches(root: Path, pattern: str) -> list[Path]:
-    """Files an `include:` pattern of the root file matches, sorted (the root itself excluded)."""
+    """Files an `include:` pattern of the root file matches, sorted (the root itself excluded), as the
+    user reaches them: beside the root path as given (`images.d/web.yaml`, `../images.d/web.yaml`), so
+    error messages name them the way the user named the root."""
     base = root.parent.resolve()
-    return sorted(p for p in base.glob(pattern) if p.is_file() and p.resolve() != root.resolve())
+    return sorted(root.parent / p.relative_to(base) for p in base.glob(pattern)
+                  if p.is_file() and p.resolve() != root.resolve())
 
 
 def _expand_includes(root: Path, doc: LocatedDocument, patterns: list[str]) -> list[Path]:

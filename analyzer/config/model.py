@@ -25,13 +25,13 @@ from pydantic import (
 
 from analyzer.config.durations import format_duration, parse_duration
 from analyzer.discovery.reference import ImageRef, InvalidReference, parse_reference
+from analyzer.names import is_dns_label
 from analyzer.regex import re2_error
 
 DEFAULT_DELAY = timedelta(days=7)
 SelectionStrategy = Literal["Digest", "SemVer", "Lexical", "NewestBuild"]
 
 # Every pattern below is used with fullmatch: `$` would also match before a final "\n".
-_DNS_LABEL_RE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 _DNS_SUBDOMAIN_RE = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
 _PLATFORM_RE = re.compile(r"[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?")
 _ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -51,7 +51,7 @@ Duration = Annotated[timedelta, BeforeValidator(_duration), PlainSerializer(form
 
 
 def _dns_label(value: str) -> str:
-    if not isinstance(value, str) or not _DNS_LABEL_RE.fullmatch(value):
+    if not isinstance(value, str) or not is_dns_label(value):
         raise ValueError(f"{value!r} is not a DNS-1123 label (lowercase letters, digits, '-', at most 63)")
     return value
 

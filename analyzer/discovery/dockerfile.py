@@ -66,12 +66,13 @@ class StageFrom:
 
 @dataclass(frozen=True)
 class ImageUse:
-    """An image named by `COPY --from=` or `RUN --mount=…,from=` (not a stage)."""
+    """An image named by `COPY --from=` or `RUN --mount=…,from=` (not a stage), or the frontend."""
 
     ref: ImageRef
     raw: str
     line: int
-    via: Literal["copy", "mount"]
+    """1-based line; 0 for a frontend given as the `BUILDKIT_SYNTAX` build arg."""
+    via: Literal["copy", "mount", "syntax"]
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class Unusable:
 @dataclass(frozen=True)
 class DockerfileAnalysis:
     syntax: str | None
+    """The frontend image, normalized (or as written when it is not a valid reference)."""
     stages: list[StageFrom] = field(default_factory=list)
     copy_from: list[ImageUse] = field(default_factory=list)
     mount_from: list[ImageUse] = field(default_factory=list)
@@ -97,6 +99,9 @@ class DockerfileAnalysis:
     """Everything else BuildKit would reject: bad `--from` / `from=` values, directives, unknown
     instructions, unterminated here-documents. `raw` is the offending text."""
     escape: str = "\\"
+    frontend: ImageUse | None = None
+    """The frontend image as a dependency (`# syntax=` or `BUILDKIT_SYNTAX`), when it is a valid reference:
+    BuildKit pulls it to build, so a new digest of it is an update like any base's."""
 
     @property
     def bases(self) -> list[ImageRef]:
@@ -206,22 +211,28 @@ class _Analyzer:
                 self.copy_sources(instruction, all_names)
             elif instruction.keyword == "run":
                 self.mount_sources(instruction, all_names)
+        frontend = self.frontend()
         return DockerfileAnalysis(
-            syntax=self.frontend(), stages=self.stages, copy_from=self.copy_from,
+            syntax=frontend.ref.normalized if isinstance(frontend, ImageUse) else frontend,
+            stages=self.stages, copy_from=self.copy_from,
             mount_from=self.mount_from, unresolved=self.unresolved, invalid=self.invalid,
             problems=self.problems, escape=self.parsed.escape,
+            frontend=frontend if isinstance(frontend, ImageUse) else None,
         )
 
-    def frontend(self) -> str | None:
+    def frontend(self) -> ImageUse | str | None:
         """The frontend image: the `BUILDKIT_SYNTAX` build arg overrides `# syntax=`; normalized like every
-        other reference (`docker/dockerfile:1` → `docker.io/docker/dockerfile:1`)."""
-        raw = self.args.build_args.get(SYNTAX_BUILD_ARG) or self.parsed.syntax
+        other reference (`docker/dockerfile:1` → `docker.io/docker/dockerfile:1`). An invalid value is a
+        problem and comes back as written."""
+        from_arg = self.args.build_args.get(SYNTAX_BUILD_ARG)
+        raw = from_arg or self.parsed.syntax
         if not raw:
             return None
+        line = 0 if from_arg else self.parsed.directive_lines.get("syntax", 1)
         try:
-            return parse_reference(raw).normalized
+            return ImageUse(parse_reference(raw), raw, line, "syntax")
         except InvalidReference as exc:
-            self.problem(raw, 1, f"syntax {raw!r} is not a valid image reference: {exc}")
+            self.problem(raw, max(line, 1), f"syntax {raw!r} is not a valid image reference: {exc}")
             return raw
 
     def problem(self, raw: str, line: int, reason: str) -> None:

@@ -60,6 +60,7 @@ class Problem:
 @dataclass
 class ParsedDockerfile:
     directives: dict[str, str] = field(default_factory=dict)
+    directive_lines: dict[str, int] = field(default_factory=dict)
     escape: str = "\\"
     instructions: list[Instruction] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
@@ -90,6 +91,7 @@ class _Directives:
             self.result.problems.append(Problem(line, f"only one {key} parser directive can be used"))
             return
         self.result.directives[key] = value
+        self.result.directive_lines[key] = line
         if key == "escape":
             if value not in ("`", "\\"):
                 message = f"invalid escape token '{value}' does not match ` or \\"

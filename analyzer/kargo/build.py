@@ -16,16 +16,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import quote
 
 from analyzer.config.durations import format_duration, parse_duration
 from analyzer.config.model import EnrolledImage, Fleet, Trigger
 from analyzer.discovery.reference import parse_reference
-from analyzer.graph import DependencyCycle, DependencyGraph
+from analyzer.graph import DependencyGraph, GraphError
 from analyzer.kargo import conventions as cv
 from analyzer.kargo.name_record import NameRecord
-from analyzer.kargo.names import dns_label, ref_slug, unique_names
 from analyzer.kargo.resources import (
     KIND_ORDER,
     AnalysisRunArgument,
@@ -33,10 +32,13 @@ from analyzer.kargo.resources import (
     AnalysisTemplateReference,
     AnalysisTemplateSpec,
     Argument,
+    ComposeOutputConfig,
     Container,
     EnvFromSource,
     FreightOrigin,
     FreightSources,
+    HttpHeader,
+    HttpStepConfig,
     ImageSubscription,
     JobMetric,
     JobSpec,
@@ -76,6 +78,7 @@ from analyzer.kargo.resources import (
     WarehouseSpec,
 )
 from analyzer.kargo.settings import Settings
+from analyzer.names import dns_label, ref_slug, unique_names
 from analyzer.state.model import ImageState, WarehouseState, state_filename
 from analyzer.state.store import STATE_SUBDIR
 
@@ -87,8 +90,47 @@ VERIFY_ARGS = (cv.VERIFY_ARG_IMAGE, cv.VERIFY_ARG_REF, cv.VERIFY_ARG_BASE_DIGEST
 GITHUB_API = "https://api.github.com"
 
 
-class GraphError(ValueError):
-    """The dependency graph in state cannot be rendered (a cycle, a parent with no state)."""
+class PinnedBase(TypedDict):
+    """A digest-pinned FROM: nothing to follow, reported."""
+
+    image: str
+    base: str
+    dockerfile: str
+    line: int
+
+
+class SoakStageSummary(TypedDict):
+    warehouse: str
+    delay: str
+
+
+SummaryEdge = TypedDict("SummaryEdge", {"from": str, "to": str, "kind": str})
+
+
+class SummaryCounts(TypedDict):
+    warehouses: int
+    soakStages: int
+    rebuildStages: int
+    analysisTemplates: int
+    managedImages: int
+    pinnedBases: int
+    objects: int
+
+
+class ProjectSummary(TypedDict):
+    """What `render --json` prints and the Pulumi stack exports (camelCase: it is JSON)."""
+
+    project: str
+    warehouses: dict[str, str]
+    soakStages: dict[str, SoakStageSummary]
+    rebuildStages: dict[str, str]
+    edges: list[SummaryEdge]
+    delays: dict[str, str]
+    effectiveDelays: dict[str, dict[str, str]]
+    pinned: list[PinnedBase]
+    notAnalyzed: list[str]
+    unbuildable: list[str]
+    counts: SummaryCounts
 
 
 @dataclass(frozen=True)
@@ -96,7 +138,7 @@ class KargoProject:
     """The typed objects to create, in a stable order, and the JSON-friendly summary for stack outputs."""
 
     objects: list[KargoObject]
-    summary: dict[str, Any]
+    summary: ProjectSummary
     names: NameRecord = field(default_factory=NameRecord)
     """The names of the rendered Warehouses and rebuild Stages (what `render --record-names` records)."""
 
@@ -213,15 +255,15 @@ def _subscription(ref: str, state: WarehouseState | None,
     return ImageSubscription(**values)
 
 
-def _pinned(images: Mapping[str, _Managed]) -> list[dict[str, Any]]:
+def _pinned(images: Mapping[str, _Managed]) -> list[PinnedBase]:
     """Digest-only FROMs cannot move: nothing to render, but reported."""
     pinned = []
     for image in images.values():
         assert image.state.managed is not None
         for base in image.state.managed.bases:
             if base.kind == "pinned":
-                pinned.append({"image": image.name, "base": base.image, "dockerfile": base.dockerfile,
-                               "line": base.line})
+                pinned.append(PinnedBase(image=image.name, base=base.image, dockerfile=base.dockerfile,
+                                         line=base.line))
     return sorted(pinned, key=lambda p: (p["image"], p["dockerfile"], p["line"], p["base"]))
 
 
@@ -282,12 +324,12 @@ def _warehouse(settings: Settings, origin: _Origin) -> Warehouse:
 
 def _soak_stage(settings: Settings, name: str, origin: _Origin, delay: str) -> Stage:
     image = _image_from(origin)
-    record = PromotionStep(uses="compose-output", step_alias="record", config={
-        "warehouse": origin.name,
-        "repository": origin.subscription.repo_url,
-        "tag": _template(f"{image}.Tag"),
-        "digest": _template(f"{image}.Digest"),
-    })
+    record = PromotionStep(uses="compose-output", step_alias="record", config=ComposeOutputConfig(
+        warehouse=origin.name,
+        repository=origin.subscription.repo_url,
+        tag=_template(f"{image}.Tag"),
+        digest=_template(f"{image}.Digest"),
+    ))
     args = {
         cv.GATE_ARG_WAREHOUSE: origin.name,
         cv.GATE_ARG_REPOSITORY: origin.subscription.repo_url,
@@ -310,16 +352,16 @@ def _soak_stage(settings: Settings, name: str, origin: _Origin, delay: str) -> S
     )
 
 
-def _auth_header(secret_name: str, settings: Settings) -> dict[str, str]:
+def _auth_header(secret_name: str, settings: Settings) -> HttpHeader:
     """The token is read by Kargo from the Secret at promotion time; it never appears in a manifest."""
     token = f"secret({_lit(secret_name)}).{settings.trigger_token_key}"
-    return {"name": "Authorization", "value": f"Bearer ${{{{ {token} }}}}"}
+    return HttpHeader(name="Authorization", value=f"Bearer ${{{{ {token} }}}}")
 
 
 def _trigger_step(settings: Settings, image: _Managed, origins: list[_Origin]) -> PromotionStep:
     vetted = _vetted_refs_expr(origins)
     trigger = image.trigger
-    headers: list[dict[str, str]] = [{"name": "Content-Type", "value": "application/json"}]
+    headers = [HttpHeader(name="Content-Type", value="application/json")]
     if trigger.github is not None:
         gh = trigger.github
         url = (f"{GITHUB_API}/repos/{quote(gh.repository, safe='/')}/actions/workflows/"
@@ -331,9 +373,9 @@ def _trigger_step(settings: Settings, image: _Managed, origins: list[_Origin]) -
         inputs[cv.TRIGGER_INPUT_BASE_DIGESTS] = vetted
         inputs = dict(sorted(inputs.items()))
         body = _expr_map({"ref": _lit(gh.ref), "inputs": _expr_map(inputs)})
-        headers = [{"name": "Accept", "value": "application/vnd.github+json"},
+        headers = [HttpHeader(name="Accept", value="application/vnd.github+json"),
                    _auth_header(gh.token_secret, settings),
-                   {"name": "X-GitHub-Api-Version", "value": "2022-11-28"}, *headers]
+                   HttpHeader(name="X-GitHub-Api-Version", value="2022-11-28"), *headers]
         success = "response.status == 204 || response.status == 200"
     else:
         assert trigger.webhook is not None
@@ -349,14 +391,14 @@ def _trigger_step(settings: Settings, image: _Managed, origins: list[_Origin]) -
         # Kargo ends the Promotion at the first transport error by default (errorThreshold 1) and never
         # retries that Freight: tolerate transient DNS/TLS/timeout errors, bounded by the timeout.
         retry=StepRetry(timeout=settings.trigger_timeout, error_threshold=settings.trigger_error_threshold),
-        config={
-            "method": "POST", "url": url, "headers": headers, "body": _template(body),
-            "timeout": "30s",
-            "successExpression": success,
+        config=HttpStepConfig(
+            method="POST", url=url, headers=headers, body=_template(body),
+            timeout="30s",
+            success_expression=success,
             # 4xx (bad token, unknown workflow, bad inputs) will not heal by retrying; 429 and 5xx may.
-            "failureExpression": "response.status >= 400 && response.status < 500 && response.status != 429",
-            "errorExpression": "response.body?.message ?? \"\"",
-        },
+            failure_expression="response.status >= 400 && response.status < 500 && response.status != 429",
+            error_expression="response.body?.message ?? \"\"",
+        ),
     )
 
 
@@ -425,13 +467,10 @@ def _managed_images(fleet: Fleet, states: Mapping[str, ImageState]) -> dict[str,
 
 
 def _graph(images: Mapping[str, _Managed]) -> DependencyGraph:
-    """The managed images' dependency graph (the one the plan uses too); a cycle is a GraphError."""
+    """The managed images' dependency graph (the one the plan uses too); a cycle is a DependencyCycle."""
     graph = DependencyGraph(parents={n: tuple(i.parents) for n, i in images.items()},
                             externals={n: tuple(sorted(i.direct)) for n, i in images.items()})
-    try:
-        graph.topological_order()
-    except DependencyCycle as exc:
-        raise GraphError(f"dependency cycle between managed images: {' -> '.join(exc.cycle)}") from None
+    graph.topological_order()
     return graph
 
 
@@ -486,7 +525,7 @@ def _job_identity(settings: Settings) -> list[KargoObject]:
                       labels={cv.LABEL_ROLE: cv.ROLE_JOBS})
     return [
         ServiceAccount(metadata=meta),
-        Role(metadata=meta, rules=[PolicyRule(api_groups=["kargo.akuity.io"], resources=["freights"],
+        Role(metadata=meta, rules=[PolicyRule(api_groups=[cv.KARGO_GROUP], resources=["freights"],
                                               verbs=["get", "list", "watch"])]),
         RoleBinding(metadata=meta, role_ref=RoleRef(name=settings.service_account),
                     subjects=[Subject(name=settings.service_account, namespace=settings.project)]),
@@ -526,7 +565,7 @@ def build_project(fleet: Fleet, states: Mapping[str, ImageState] | Iterable[Imag
                                  recorded=record.rebuild_stages)
     soak_pairs: set[tuple[str, str]] = set()
     plans: list[_RebuildPlan] = []
-    edges: list[dict[str, str]] = []
+    edges: list[SummaryEdge] = []
     for name in sorted(images):
         image = images[name]
         plan = _plan_rebuild(image, closures, origins, rebuild_names, enrolled, graph, image_delays, effective)
@@ -559,9 +598,12 @@ def build_project(fleet: Fleet, states: Mapping[str, ImageState] | Iterable[Imag
     objects += [_soak_stage(settings, n, o, d) for n, (o, d) in sorted(soak_stages.items())]
     objects += [_rebuild_stage(settings, rebuild_names[p.image.name], p.image, p.requested, p.origins,
                                _relative_source(fleet, p.image.enrolled), p.expedite) for p in plans]
-    objects.sort(key=lambda o: (KIND_ORDER[o.kind], o.name))
+    # Apply order, and Stages parents-first: soak Stages (they read Warehouses only), then rebuild Stages in
+    # the graph's order, so every Stage follows the Stages it requests Freight from (Pulumi creates them so).
+    rank = {rebuild_names[name]: i for i, name in enumerate(graph.topological_order())}
+    objects.sort(key=lambda o: (KIND_ORDER[o.kind], rank.get(o.name, -1) if isinstance(o, Stage) else -1, o.name))
 
-    summary = {
+    summary: ProjectSummary = {
         "project": settings.project,
         "warehouses": {o.name: o.ref for o in sorted(origins.values(), key=lambda o: o.name)},
         "soakStages": {n: {"warehouse": o.name, "delay": d} for n, (o, d) in sorted(soak_stages.items())},

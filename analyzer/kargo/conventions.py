@@ -9,6 +9,12 @@ from analyzer.config.model import RESERVED_TRIGGER_INPUT
 
 DOMAIN = "image-factory.dev"
 
+KARGO_GROUP = "kargo.akuity.io"
+KARGO_VERSION = "v1alpha1"
+KARGO_API_VERSION = f"{KARGO_GROUP}/{KARGO_VERSION}"
+ARGO_API_VERSION = "argoproj.io/v1alpha1"
+"""API groups of the rendered kinds: Kargo's, and Argo Rollouts' (AnalysisTemplate)."""
+
 LABEL_ROLE = f"{DOMAIN}/role"
 """`warehouse` | `soak` | `rebuild` | `gate` | `verify`."""
 ROLE_WAREHOUSE = "warehouse"

@@ -11,8 +11,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-KARGO_API_VERSION = "kargo.akuity.io/v1alpha1"
-ARGO_API_VERSION = "argoproj.io/v1alpha1"
+from analyzer.kargo.conventions import ARGO_API_VERSION, KARGO_API_VERSION
 
 
 class Spec(BaseModel):
@@ -79,11 +78,38 @@ class StepRetry(Spec):
     error_threshold: int | None = None
 
 
+class HttpHeader(Spec):
+    name: str
+    value: str
+
+
+class HttpStepConfig(Spec):
+    """Config of Kargo's `http` step (the rebuild Stage's trigger); Kargo's step schema checks the rest."""
+
+    method: str
+    url: str
+    headers: list[HttpHeader]
+    body: str
+    timeout: str
+    success_expression: str
+    failure_expression: str
+    error_expression: str
+
+
+class ComposeOutputConfig(Spec):
+    """Config of Kargo's `compose-output` step: what the soak Stage records of the Freight it promoted."""
+
+    warehouse: str
+    repository: str
+    tag: str
+    digest: str
+
+
 class PromotionStep(Spec):
-    uses: str
+    uses: Literal["http", "compose-output"]
     step_alias: str | None = Field(None, serialization_alias="as",
                                    validation_alias=AliasChoices("as", "step_alias"))
-    config: dict[str, Any] | None = None
+    config: HttpStepConfig | ComposeOutputConfig | None = None
     retry: StepRetry | None = None
 
 

@@ -10,12 +10,12 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from analyzer.config.durations import GO_DURATION_PATTERN
 from analyzer.config.model import DnsLabel, Duration, SecretName
 from analyzer.errors import InputError, validation_problems
 from analyzer.yamlio import load_located
 
 CONFIG_NAMESPACE = "image-factory"
-GO_DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(s|m|h))+$"
 
 
 class JobResources(BaseModel):

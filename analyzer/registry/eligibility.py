@@ -21,27 +21,46 @@ every digest that clears has soaked its full delay. A skipped digest is never a 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
 from analyzer.config.durations import format_duration
 from analyzer.registry.history import find_record
-from analyzer.registry.manifest import pick_platform
+from analyzer.registry.manifest import normalize_platform, pick_platform
 from analyzer.state.model import DigestHistory, DigestRecord, GateRecord
 
 Verdict = Literal["unknown", "up-to-date", "rebuild-due", "soaking", "no-build-recorded"]
 
 
-def content_key(record: DigestRecord, platforms: Sequence[str]) -> tuple[str, ...]:
-    """What an image built for `platforms` gets from this digest: the platform manifests, or the digest."""
-    if not platforms or not record.platforms:
-        return (record.digest,)
-    picked = [pick_platform(record.platforms, platform) for platform in platforms]
+def content_of(digest: str, manifests: Mapping[str, str] | None, platforms: Sequence[str]) -> tuple[str, ...]:
+    """What an image built for `platforms` gets from `digest` (whose index is `manifests`: platform → child
+    manifest digest). The one rule for "did the base change for this image", used by status, plan,
+    report, the renderer's summaries and the soak gate alike.
+
+    Single-platform or unreadable digests are compared by digest; an image that declares no platforms
+    uses every platform the index carries (so an index whose only change is an attestation is the same
+    content); a declared platform the index lacks falls back to the digest."""
+    if not manifests:
+        return (digest,)
+    if not platforms:
+        return tuple(sorted(f"{normalize_platform(p)}={child}" for p, child in manifests.items()))
+    picked = [pick_platform(dict(manifests), platform) for platform in platforms]
     if any(p is None for p in picked):
-        return (record.digest,)
+        return (digest,)
     return tuple(p for p in picked if p is not None)
+
+
+def changed_platforms(new: Mapping[str, str], old: Mapping[str, str], platforms: Sequence[str]) -> list[str]:
+    """The platforms (declared ones, or all in either index) whose child manifest differs."""
+    wanted = platforms or sorted(set(new) | set(old))
+    return [p for p in wanted if pick_platform(dict(new), p) != pick_platform(dict(old), p)]
+
+
+def content_key(record: DigestRecord, platforms: Sequence[str]) -> tuple[str, ...]:
+    """`content_of` a recorded digest."""
+    return content_of(record.digest, record.platforms, platforms)
 
 
 def known_since(history: DigestHistory, record: DigestRecord, platforms: Sequence[str] = ()) -> datetime:
@@ -200,3 +219,52 @@ def judge(history: DigestHistory, now: datetime, delay: timedelta, platforms: Se
     else:
         verdict = "soaking"
     return BaseStatus(latest, since, eligible, built_on, verdict, eligible_at)
+
+
+# --- Platform relevance for the dependents (the soak gate's last check) ------------------------------
+
+@dataclass(frozen=True)
+class DependentBuild:
+    """What one managed dependent was last built on, for the platform comparison."""
+
+    name: str
+    platforms: tuple[str, ...]
+    """Platforms it builds; empty means every platform matters."""
+    built_on: str | None
+    built_on_platforms: Mapping[str, str] | None
+    """Platform → manifest digest of `built_on` (None when unknown; {} for a single-platform image)."""
+
+
+@dataclass(frozen=True)
+class Relevance:
+    relevant: bool
+    reason: str
+
+
+def platform_relevance(digest: str, platforms: Mapping[str, str], dependents: Sequence[DependentBuild]
+                       ) -> Relevance:
+    """Does the new digest change anything a dependent actually runs on? (pure)
+
+    Relevant as soon as one dependent has no known previous base, or its `content_of` the new digest
+    differs from that of the digest it was built on — the same comparison `judge` makes for status/plan.
+    """
+    if not dependents:
+        return Relevance(True, "no dependents recorded")
+    unused: set[str] = set()
+    for dep in dependents:
+        if dep.built_on is None:
+            return Relevance(True, f"{dep.name} has no recorded build on this base")
+        if dep.built_on == digest:
+            continue
+        old = dep.built_on_platforms
+        if content_of(digest, platforms, dep.platforms) != content_of(dep.built_on, old, dep.platforms):
+            changed = changed_platforms(platforms, old or {}, dep.platforms) if platforms and old else []
+            if not changed:
+                return Relevance(True, f"{dep.name}: image changed since {dep.built_on[:19]}")
+            return Relevance(True, f"{dep.name}: {', '.join(changed)} changed")
+        unused.update(changed_platforms(platforms, old or {}, ()))
+    used = sorted({p for dep in dependents for p in dep.platforms})
+    if not unused:
+        return Relevance(False, "no relevant platform changed: dependents are already built on this digest")
+    return Relevance(False, f"no relevant platform changed: only {', '.join(sorted(unused))} changed; "
+                            f"dependents use {', '.join(used) or 'every platform'}")

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
+from analyzer.config.durations import describe, parse_any_duration
 from analyzer.kargo.conventions import (
     ANNOTATION_EXPEDITE_EXPIRES,
     ANNOTATION_EXPEDITE_REASON,
@@ -14,7 +15,6 @@ from analyzer.kargo.conventions import (
     LABEL_DELAY,
 )
 from analyzer.rules import stages as kargo
-from analyzer.rules.durations import describe, parse_any_duration
 from analyzer.rules.model import STAGE, Finding, Resource, items, mapping, text
 from analyzer.rules.settings import PolicySettings
 

@@ -6,10 +6,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from graphlib import CycleError, TopologicalSorter
 
+from analyzer.config.durations import describe, parse_go_duration
 from analyzer.discovery.reference import InvalidReference, parse_reference
 from analyzer.kargo.conventions import ANNOTATION_REF, LABEL_IMAGE
 from analyzer.rules import stages as kargo
-from analyzer.rules.durations import describe, parse_go_duration
 from analyzer.rules.model import WAREHOUSE, Finding, Resource, text
 from analyzer.rules.settings import PolicySettings
 

@@ -7,13 +7,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from analyzer.kargo.conventions import ANNOTATION_SOURCE, LABEL_ROLE
+from analyzer.kargo.conventions import ANNOTATION_SOURCE, ARGO_API_VERSION, KARGO_API_VERSION, LABEL_ROLE
 
-KARGO_GROUP = "kargo.akuity.io/v1alpha1"
-ARGO_GROUP = "argoproj.io/v1alpha1"
-WAREHOUSE = f"kubernetes:{KARGO_GROUP}:Warehouse"
-STAGE = f"kubernetes:{KARGO_GROUP}:Stage"
-ANALYSIS_TEMPLATE = f"kubernetes:{ARGO_GROUP}:AnalysisTemplate"
+WAREHOUSE = f"kubernetes:{KARGO_API_VERSION}:Warehouse"
+STAGE = f"kubernetes:{KARGO_API_VERSION}:Stage"
+ANALYSIS_TEMPLATE = f"kubernetes:{ARGO_API_VERSION}:AnalysisTemplate"
 
 
 class Level(StrEnum):

@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from analyzer.discovery.reference import InvalidReference, parse_reference
+from analyzer.kargo.conventions import KARGO_GROUP, KARGO_VERSION
 from analyzer.state.model import ImageState
 
-KARGO_GROUP = "kargo.akuity.io"
-KARGO_VERSION = "v1alpha1"
 FREIGHT_PLURAL = "freights"
 NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 ENV_NAMESPACE = "IMAGE_FACTORY_NAMESPACE"

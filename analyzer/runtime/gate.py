@@ -1,6 +1,7 @@
 """The soak gate: hold a base digest until its own first-seen time + delay, then vet it.
 
-Pure decisions (remaining wait, platform relevance) are separate from the IO shell `run_gate`, which
+Pure decisions (remaining wait here; platform relevance and coalescing in `registry.eligibility`, the
+one home of the digest rules that status and plan use too) are separate from the IO shell `run_gate`, which
 reads state, the Freight time and the registry, sleeps, and records `vetted_at`. The remaining wait is
 computed from the first-seen time at start, so a restarted pod resumes instead of starting over.
 """
@@ -17,9 +18,17 @@ from typing import Literal
 from analyzer.config.durations import format_duration
 from analyzer.discovery.reference import ImageRef, parse_reference
 from analyzer.registry.client import RegistryClient
-from analyzer.registry.eligibility import Successor, coalesce, delay_key, successor_candidates
+from analyzer.registry.eligibility import (
+    DependentBuild,
+    Relevance,
+    Successor,
+    coalesce,
+    delay_key,
+    platform_relevance,
+    successor_candidates,
+)
 from analyzer.registry.errors import NotFound, RegistryError, Unauthorized
-from analyzer.registry.manifest import index_platforms, pick_platform
+from analyzer.registry.manifest import index_platforms
 from analyzer.runtime.firstseen import FirstSeenError, FirstSeenSource, history_first_seen
 from analyzer.runtime.records import SkippedRecord, VettedRecord, state_ref_for
 from analyzer.runtime.signature import SignatureKeyError, check_signature
@@ -66,59 +75,8 @@ class GateOutcome:
         return self.verdict == "vetted"
 
 
-@dataclass(frozen=True)
-class DependentBuild:
-    """What one managed dependent was last built on, for the platform comparison."""
-
-    name: str
-    platforms: tuple[str, ...]
-    """Platforms it builds; empty means every platform matters."""
-    built_on: str | None
-    built_on_platforms: Mapping[str, str] | None
-    """Platform → manifest digest of `built_on` (None when unknown; {} for a single-platform image)."""
-
-
-@dataclass(frozen=True)
-class Relevance:
-    relevant: bool
-    reason: str
-
-
 def remaining_wait(first_seen: datetime, delay: timedelta, now: datetime) -> timedelta:
     return max(first_seen + delay - now, timedelta(0))
-
-
-def _changed(new: Mapping[str, str], old: Mapping[str, str], platforms: Sequence[str]) -> list[str]:
-    wanted = platforms or sorted(set(new) | set(old))
-    return [p for p in wanted if pick_platform(dict(new), p) != pick_platform(dict(old), p)]
-
-
-def platform_relevance(digest: str, platforms: Mapping[str, str], dependents: Sequence[DependentBuild]
-                       ) -> Relevance:
-    """Does the new digest change anything a dependent actually runs on? (pure)
-
-    Relevant as soon as one dependent has no known previous base, or one of *its* platforms changed.
-    """
-    if not dependents:
-        return Relevance(True, "no dependents recorded")
-    unused: set[str] = set()
-    for dep in dependents:
-        if dep.built_on is None:
-            return Relevance(True, f"{dep.name} has no recorded build on this base")
-        if dep.built_on == digest:
-            continue
-        old = dep.built_on_platforms
-        if old is None or not old or not platforms:
-            return Relevance(True, f"{dep.name}: image changed since {dep.built_on[:19]}")
-        changed = _changed(platforms, old, dep.platforms)
-        if changed:
-            return Relevance(True, f"{dep.name}: {', '.join(changed)} changed")
-        unused.update(_changed(platforms, old, ()))
-    used = sorted({p for dep in dependents for p in dep.platforms})
-    if not unused:
-        return Relevance(False, "no relevant platform changed: dependents are already built on this digest")
-    return Relevance(False, f"no relevant platform changed: only {', '.join(sorted(unused))} changed; "
-                            f"dependents use {', '.join(used)}")
 
 
 def _dependent_states(base: ImageState, states: Mapping[str, ImageState]) -> list[ImageState]:

@@ -18,6 +18,7 @@ import hashlib
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -45,7 +46,10 @@ def redact(text: str) -> str:
 
 
 def _detail(exc: Exception) -> str:
-    return redact((getattr(exc, "stderr", "") or str(exc)).strip())
+    detail = getattr(exc, "stderr", "") or str(exc)
+    if isinstance(detail, bytes):
+        detail = detail.decode("utf-8", "replace")
+    return redact(str(detail).strip())
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,9 @@ class GitCache:
         path = local_path(url)
         try:
             if path is not None:
+                fast = _branch_from_ref_files(path, ref)
+                if fast is not None:
+                    return fast
                 with git.Repo(path) as local:
                     return _local_head(local, ref)
             refs = self._ls_remote(url)
@@ -199,11 +206,143 @@ class GitCache:
         except UnicodeDecodeError:
             raise SourceError(f"{path} in {redact_url(url)} is not UTF-8 text") from None
 
+    def git_dir_for(self, url: str, commit: str) -> Path:
+        """Where the objects of `commit` are read: a local repository itself (plain path: no mirror), else
+        the mirror of `url` (cloned or fetched when it lacks the commit)."""
+        if "://" not in url:
+            path = local_path(url)
+            if path is not None:
+                return path
+        return Path(self.repo_with(url, commit).git_dir)
+
+    def read_files(self, url: str, commit: str, paths: list[str]) -> dict[str, SourceFile | SourceError]:
+        """The files `paths` at `commit`, all read by one `git cat-file --batch` process: each path's tree
+        entry (mode and blob id, from its folder's tree object) and the blob itself. The outcome per path is
+        exactly `blob_id` + `read_blob`'s (same refusals, same messages); paths the batch protocol cannot
+        carry (a newline, `.`/`..` parts) are read the per-file way."""
+        out: dict[str, SourceFile | SourceError] = {}
+        plain = [p for p in dict.fromkeys(paths) if _BATCH_PATH_RE.fullmatch(p)
+                 and not {"", ".", ".."} & set(p.split("/"))]
+        for other in dict.fromkeys(p for p in paths if p not in set(plain)):
+            try:
+                blob = self.blob_id(url, commit, other)
+                out[other] = SourceFile(text=self.read_blob(url, commit, blob, other), commit=commit, blob=blob)
+            except SourceError as exc:
+                out[other] = exc
+        if not plain:
+            return out
+        with self._lock(url):
+            try:
+                git_dir = self.git_dir_for(url, commit)
+            except SourceError as exc:
+                return out | dict.fromkeys(plain, exc)
+            folders = list(dict.fromkeys(p.rpartition("/")[0] for p in plain))
+            requests = [f"{commit}:{folder}" for folder in folders] + [f"{commit}:{p}" for p in plain]
+            try:
+                proc = subprocess.run(["git", "-C", str(git_dir), "cat-file", "--batch"], check=True,
+                                      input="".join(f"{r}\n" for r in requests).encode(), capture_output=True)
+                objects = _parse_batch(proc.stdout, len(requests))
+            except (subprocess.CalledProcessError, OSError, ValueError) as exc:
+                error = SourceError(f"cannot read {redact_url(url)}: {_detail(exc)}")
+                return out | dict.fromkeys(plain, error)
+        hash_bytes = len(commit) // 2
+        trees = {folder: _tree_entries(obj[2], hash_bytes) if obj is not None and obj[1] == "tree" else {}
+                 for folder, obj in zip(folders, objects[:len(folders)], strict=True)}
+        where = redact_url(url)
+        for path, obj in zip(plain, objects[len(folders):], strict=True):
+            folder, _, name = path.rpartition("/")
+            entry = trees[folder].get(name.encode())
+            if entry is None:
+                out[path] = SourceError(f"{path} not found at {commit[:12]} in {where}")
+                continue
+            mode, blob = entry
+            if mode in (_TREE_MODE, _GITLINK_MODE) or obj is None or obj[1] != "blob" or obj[0] != blob:
+                out[path] = SourceError(f"{path} at {commit[:12]} in {where} is not a file")
+            elif mode == _SYMLINK_MODE:
+                out[path] = SourceError(f"{path} in {where} is a symlink; name the file itself")
+            else:
+                try:
+                    out[path] = SourceFile(text=obj[2].decode("utf-8"), commit=commit, blob=blob)
+                except UnicodeDecodeError:
+                    out[path] = SourceError(f"{path} in {where} is not UTF-8 text")
+        return out
+
     def read(self, url: str, ref: str, path: str) -> SourceFile:
         """The file at `path` in `ref` of the repository at `url`."""
         commit = self.head(url, ref)
         blob = self.blob_id(url, commit, path)
         return SourceFile(text=self.read_blob(url, commit, blob, path), commit=commit, blob=blob)
+
+
+_BATCH_PATH_RE = re.compile(r"[^\n\r\0]+")
+_TREE_MODE = 0o040000
+_GITLINK_MODE = 0o160000
+
+
+def _parse_batch(data: bytes, count: int) -> list[tuple[str, str, bytes] | None]:
+    """`git cat-file --batch` output for `count` requests: (id, type, content), None for a missing one."""
+    objects: list[tuple[str, str, bytes] | None] = []
+    pos = 0
+    for _ in range(count):
+        end = data.index(b"\n", pos)
+        header = data[pos:end].decode()
+        pos = end + 1
+        if header.endswith((" missing", " ambiguous")):
+            objects.append(None)
+            continue
+        sha, kind, size = header.split(" ")
+        objects.append((sha, kind, data[pos:pos + int(size)]))
+        pos += int(size) + 1
+    return objects
+
+
+def _tree_entries(data: bytes, hash_bytes: int) -> dict[bytes, tuple[int, str]]:
+    """A raw tree object's entries: name → (mode, object id)."""
+    entries: dict[bytes, tuple[int, str]] = {}
+    pos = 0
+    while pos < len(data):
+        space = data.index(b" ", pos)
+        nul = data.index(b"\0", space)
+        entries[data[space + 1:nul]] = (int(data[pos:space], 8), data[nul + 1:nul + 1 + hash_bytes].hex())
+        pos = nul + 1 + hash_bytes
+    return entries
+
+
+_REF_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
+
+
+def _branch_from_ref_files(repo: Path, ref: str) -> str | None:
+    """`refs/heads/<ref>` of a local repository read from its ref files (no process, no GitPython): the
+    loose ref, else packed-refs. None whenever anything is unusual (symbolic ref, linked worktree, an odd
+    name, reftable), and the caller takes the general path."""
+    if not _REF_NAME_RE.fullmatch(ref) or ".." in ref or ref.endswith((".lock", "/")):
+        return None
+    git_dir = repo / ".git"
+    if not git_dir.is_dir():
+        git_dir = repo
+        if not (repo / "HEAD").is_file() or not (repo / "objects").is_dir():
+            return None
+    if (git_dir / "commondir").exists() or not (git_dir / "refs").is_dir():
+        return None
+    try:
+        loose = (git_dir / "refs" / "heads" / ref).read_text().strip()
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        loose = None
+    except OSError:
+        return None
+    if loose is not None:
+        return loose if _SHA_RE.fullmatch(loose) else None
+    try:
+        packed = (git_dir / "packed-refs").read_text()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return None
+    wanted = f" refs/heads/{ref}"
+    for line in packed.splitlines():
+        if line.endswith(wanted) and _SHA_RE.fullmatch(line[:40]) and len(line) == 40 + len(wanted):
+            return line[:40]
+    return None
 
 
 def _remove(path: Path) -> None:

@@ -32,7 +32,8 @@ class BaseUse(StateModel):
     kind: Literal["external", "managed", "pinned"]
     parent: str | None = None
     """Enrolled name of the managed image this resolves to, for internal edges."""
-    via: Literal["from", "copy", "mount"] = "from"
+    via: Literal["from", "copy", "mount", "syntax"] = "from"
+    """`syntax`: the BuildKit frontend (`# syntax=` or the `BUILDKIT_SYNTAX` build arg; line 0 for the latter)."""
     dockerfile: str
     line: int
     stage: str | None = None

@@ -2,30 +2,48 @@
 
 from __future__ import annotations
 
-import re
+import functools
 import time
+import typing
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from analyzer.config.durations import parse_duration
 from analyzer.discovery.reference import InvalidReference, parse_reference
 from analyzer.errors import InputError, Problem, validation_problems
+from analyzer.names import is_dns_label
 from analyzer.state.model import ImageState, state_filename
-from analyzer.yamlio import LocatedDocument, dump_stable, load_located, write_atomic
+from analyzer.yamlio import LocatedDocument, dump_stable, load_located, unchanged, write_atomic, write_atomic_many
 
 STATE_SUBDIR = "images"
-_NAME_RE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
 def images_dir(state_dir: Path) -> Path:
     return state_dir / STATE_SUBDIR
 
 
+def _may_hold_datetime(annotation: Any, seen: frozenset[type] = frozenset()) -> bool:
+    """Whether a value of this type annotation can contain a datetime anywhere inside it."""
+    if annotation is datetime:
+        return True
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation not in seen and bool(_datetime_fields(annotation, seen | {annotation}))
+    return any(_may_hold_datetime(arg, seen) for arg in typing.get_args(annotation))
+
+
+@functools.cache
+def _datetime_fields(model: type[BaseModel], seen: frozenset[type] = frozenset()) -> tuple[str, ...]:
+    """The fields of `model` whose type can hold a datetime: the only ones `_naive_times` must walk."""
+    return tuple(name for name, info in model.model_fields.items() if _may_hold_datetime(info.annotation, seen))
+
+
 def _naive_times(value: object, path: tuple[str | int, ...]) -> Iterable[tuple[str | int, ...]]:
-    """Paths of every datetime without a time zone (they cannot be compared with the clock)."""
+    """Paths of every datetime without a time zone (they cannot be compared with the clock). In a model,
+    only the fields whose type can hold a datetime are walked (validated values match their types)."""
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             yield path
@@ -36,8 +54,9 @@ def _naive_times(value: object, path: tuple[str | int, ...]) -> Iterable[tuple[s
         for index, item in enumerate(value):
             yield from _naive_times(item, (*path, index))
     elif isinstance(value, BaseModel):
-        for name, info in type(value).model_fields.items():
-            yield from _naive_times(getattr(value, name), (*path, info.alias or name))
+        fields = type(value).model_fields
+        for name in _datetime_fields(type(value)):
+            yield from _naive_times(getattr(value, name), (*path, fields[name].alias or name))
 
 
 def _semantic_problems(file: Path, doc: LocatedDocument, state: ImageState) -> list[Problem]:
@@ -53,7 +72,7 @@ def _semantic_problems(file: Path, doc: LocatedDocument, state: ImageState) -> l
             parse_reference(ref)
         except InvalidReference as exc:
             problems.append(problem(path, f"{ref!r} is not a valid image reference: {exc}"))
-    if state.name is not None and not _NAME_RE.fullmatch(state.name):
+    if state.name is not None and not is_dns_label(state.name):
         problems.append(problem(("name",), f"{state.name[:80]!r} is not an image name (a DNS-1123 label)"))
     if state.managed is not None:
         try:
@@ -124,11 +143,12 @@ def _cross_file_problems(folder: Path, states: Mapping[str, ImageState]) -> list
             problems.append(Problem(str(folder / state_filename(state.ref)), None, "name",
                                     f"image name {state.name!r} is also used by {names[state.name]}"))
         names.setdefault(state.name, state_filename(state.ref))
+    known = set(names)
     for state in states.values():
         if state.managed is None:
             continue
         wanted = {*state.managed.parents, *(b.parent for b in state.managed.bases if b.parent)}
-        for parent in sorted(wanted - set(names)):
+        for parent in sorted(wanted - known):
             problems.append(Problem(str(folder / state_filename(state.ref)), None, "managed.parents",
                                     f"parent {parent[:80]!r} has no managed state file "
                                     "(run `image-factory analyze`)"))
@@ -170,15 +190,21 @@ def save_states(state_dir: Path, states: Iterable[ImageState],
     """Write every state; return the files that changed.
 
     A state equal to its `previous` version (as loaded from the same directory) is not even rendered.
+    The changed files are written as one batch (`write_atomic_many`): each atomically, all made durable
+    by one sync before any is renamed into place.
     """
-    changed = []
+    changed: list[tuple[Path, bytes]] = []
     previous = previous or {}
+    folder = images_dir(state_dir)
     for state in states:
-        if previous.get(state.ref) == state and (images_dir(state_dir) / state_filename(state.ref)).exists():
+        path = folder / state_filename(state.ref)
+        if previous.get(state.ref) == state and path.exists():
             continue
-        if save_state(state_dir, state):
-            changed.append(images_dir(state_dir) / state_filename(state.ref))
-    return changed
+        text = render_state(state)
+        if not unchanged(path, text):
+            changed.append((path, text.encode("utf-8")))
+    write_atomic_many(changed)
+    return [path for path, _ in changed]
 
 
 def remove_states(state_dir: Path, refs: Iterable[str]) -> list[Path]:

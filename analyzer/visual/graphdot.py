@@ -25,7 +25,7 @@ FILL: dict[Status, str] = {
 SYMBOL: dict[Status, str] = {
     "up-to-date": "✓", "eligible": "●", "held": "…", "failed": "✗", "blocked": "⊘", "unknown": "?",
 }
-VIA_LABEL = {"from": "", "copy": "COPY --from", "mount": "RUN --mount"}
+VIA_LABEL = {"from": "", "copy": "COPY --from", "mount": "RUN --mount", "syntax": "# syntax"}
 LEGEND = ("Arrows: base → image built on it.  ⚠ double border = stale;  ✗ octagon = failed;  "
           "⊘ dashed = blocked by a failed parent;  … = newer digest soaking;  ✓ = up to date")
 

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 
 DOCKERFILE_SEEDS = [p.read_text() for p in sorted((ROOT / "tests/analyzer/discovery/data").glob("*"))] + [
     "# syntax=docker/dockerfile:1\nARG BASE=python\nARG TAG=3.12\nFROM ${BASE}:${TAG} AS build\n"

@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.support.cli import run
 from tests.support.gitrepos import make_remote, push_change
 
-ROOT = Path(__file__).resolve().parents[2]
 PY = "docker.io~library~python@3.12-slim.yaml"
 BASE = "registry.example.com~platform~base@1.yaml"
 API = "registry.example.com~team~api@main.yaml"
-
-
-def run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "analyzer", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture()
@@ -56,13 +47,16 @@ def test_analyze_writes_state_and_is_idempotent(fleet: Path) -> None:
     result = run(fleet, "analyze", "--cache", "cache")
     assert result.returncode == 0, result.stderr
     files = state_files(fleet)
-    assert set(files) == {PY, BASE, API}
+    frontend = "docker.io~docker~dockerfile@1.yaml"
+    assert set(files) == {PY, BASE, API, frontend}
     api = yaml.safe_load(files[API])
     assert api["kind"] == "managed" and api["managed"]["parents"] == ["base"]
-    assert [(b["tracked"], b["kind"], b["line"]) for b in api["managed"]["bases"]] == [
-        ("docker.io/library/python:3.12-slim", "external", 3),
-        ("registry.example.com/platform/base:1", "managed", 5)]
+    assert [(b["tracked"], b["kind"], b["line"], b["via"]) for b in api["managed"]["bases"]] == [
+        ("docker.io/library/python:3.12-slim", "external", 3, "from"),
+        ("registry.example.com/platform/base:1", "managed", 5, "from"),
+        ("docker.io/docker/dockerfile:1", "external", 1, "syntax")]   # the frontend is tracked like a base
     assert api["managed"]["syntax"] == "docker.io/docker/dockerfile:1"
+    assert yaml.safe_load(files[frontend])["dependents"] == ["api"]
     python = yaml.safe_load(files[PY])
     assert python["warehouse"] == {"repoURL": "docker.io/library/python", "imageSelectionStrategy": "Digest",
                                    "constraint": "3.12-slim", "allowTagsRegexes": [], "ignoreTagsRegexes": []}

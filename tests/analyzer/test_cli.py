@@ -3,28 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "analyzer", *args], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
+from tests.support import ROOT
+from tests.support.cli import run
 
 
 def test_help_lists_commands() -> None:
-    result = run("--help")
+    result = run(ROOT, "--help")
     assert result.returncode == 0
     for name in ("analyze", "discover", "ref", "graph"):
         assert name in result.stdout
 
 
 def test_ref_contract() -> None:
-    result = run("ref", "python:3.12-slim", "--json")
+    result = run(ROOT, "ref", "python:3.12-slim", "--json")
     assert result.returncode == 0
     assert json.loads(result.stdout) == {"registry": "docker.io", "repository": "library/python",
                                          "tag": "3.12-slim", "digest": None,
@@ -32,11 +24,11 @@ def test_ref_contract() -> None:
 
 
 def test_ref_invalid_exits_2_with_reason() -> None:
-    result = run("ref", "Python:3", "--json")
+    result = run(ROOT, "ref", "Python:3", "--json")
     assert result.returncode == 2 and "lowercase" in result.stderr and result.stdout == ""
 
 
 def test_discover_missing_file_is_one_line_error() -> None:
-    result = run("discover", "no/such/Dockerfile", "--json")
+    result = run(ROOT, "discover", "no/such/Dockerfile", "--json")
     assert result.returncode != 0 and result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1 and "no/such/Dockerfile" in result.stderr

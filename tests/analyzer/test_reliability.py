@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,15 +15,9 @@ import analyzer.analyze
 import analyzer.discovery.dockerfile
 from analyzer.analyze import run_analyze
 from analyzer.cli import EXIT_INTERNAL, cli
+from tests.support import ROOT
+from tests.support.cli import run
 from tests.support.gitrepos import make_remote
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def run(cwd: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "analyzer", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
 
 
 def no_traceback(result: subprocess.CompletedProcess[str]) -> None:

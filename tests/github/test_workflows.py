@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
+
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 TOOLS = ROOT / "tests" / "tools"
 BROKEN = """\
@@ -170,10 +171,11 @@ def test_policy_config_is_valid_for_check_and_the_pack() -> None:
 
 
 def test_policy_docs_cover_every_rule() -> None:
-    from analyzer.rules.catalog import RULES
+    from analyzer.rules.catalog import RULES, StackRule
 
     docs = (ROOT / "docs" / "policy.md").read_text()
     for rule in RULES:
-        assert f"| `{rule.name}` | {'stack' if rule.stack else 'resource'} | {rule.level.value} |" in docs
+        scope = "stack" if isinstance(rule, StackRule) else "resource"
+        assert f"| `{rule.name}` | {scope} | {rule.level.value} |" in docs
         for prop in rule.config:
             assert f"`{prop}`" in docs

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from tests.policy.fleets import BAD_FLEET, expected
+from tests.support import ROOT
 from tests.support.pulumi_cli import (
     GITOPS_STACK,
     STACK,
@@ -27,7 +28,6 @@ from tests.support.pulumi_cli import (
     use_fleet,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
 IMAGE_FACTORY = ROOT / "venv" / "bin" / "image-factory"
 PACK_NAME = "image-factory"
 
@@ -107,7 +107,7 @@ def test_gitops_up_writes_what_render_writes_then_updates_only_what_a_fleet_chan
     assert documents(written) == rendered  # the same objects, field for field: Pulumi adds nothing
     assert changed_objects(first.steps()) == dict.fromkeys(rendered, "create")
 
-    # What the engine returns for a resource is its inputs (the mocks in tests/conftest.py echo them).
+    # What the engine returns for a resource is its inputs (the mocks in tests/support/pulumi_mocks.py echo them).
     state = json.loads(cli.run("stack", "export").stdout)["deployment"]["resources"]
     stage = next(r for r in state if r["type"] == "kubernetes:kargo.akuity.io/v1alpha1:Stage")
     assert {k: v for k, v in stage["outputs"].items() if not k.startswith("__")} == stage["inputs"]

@@ -18,9 +18,10 @@ from analyzer.kargo.settings import Settings
 from analyzer.planning.timeline import plan
 from examples.demo_history import with_demo_history
 from infra import program
-from tests.conftest import ROOT, EchoMocks
+from tests.support import ROOT
 from tests.support.kargo_fleet import example_fleet, example_states, write_state_dir
 from tests.support.kargo_schemas import SCHEMAS, all_problems
+from tests.support.pulumi_mocks import EchoMocks
 
 CR_PREFIX = "kubernetes:"
 
@@ -272,7 +273,7 @@ def test_infra_requirements_install_the_project_itself() -> None:
 
 def test_stages_are_created_after_what_they_reference(built: tuple[program.Program, dict[Any, Any]]) -> None:
     result, _ = built
-    order = [(o.kind, o.name) for o in program._creation_order(result.project.objects)]
+    order = [(o.kind, o.name) for o in result.project.objects]  # the builder emits Stages parents-first
     position = {key: i for i, key in enumerate(order)}
     assert position[("Stage", "rebuild-base-python")] < position[("Stage", "rebuild-ml-runtime")]
     assert position[("Stage", "rebuild-ml-runtime")] < position[("Stage", "rebuild-payments-worker")]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 import jsonschema
 import pytest
@@ -11,13 +10,14 @@ import yaml
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
-from analyzer.rules.catalog import RULES
+from analyzer.rules.catalog import RULES, StackRule
 from analyzer.rules.model import Level
 from policy.policies import POLICIES
 from tests.policy.fleets import BAD_FLEET, GOOD_FLEET, bad_manifests, expected, render
 from tests.policy.harness import analyze, from_manifests
+from tests.support import ROOT
 
-POLICY_DIR = Path(__file__).resolve().parents[2] / "policy"
+POLICY_DIR = ROOT / "policy"
 
 
 def triples(diagnostics: list) -> list[tuple[str, str, str]]:
@@ -27,7 +27,7 @@ def triples(diagnostics: list) -> list[tuple[str, str, str]]:
 def test_pack_registers_every_rule_with_its_level_scope_and_schema() -> None:
     assert [p.name for p in POLICIES] == [r.name for r in RULES]
     for policy, rule in zip(POLICIES, RULES, strict=True):
-        assert isinstance(policy, StackValidationPolicy if rule.stack else ResourceValidationPolicy)
+        assert isinstance(policy, StackValidationPolicy if isinstance(rule, StackRule) else ResourceValidationPolicy)
         assert policy.enforcement_level == EnforcementLevel(rule.level.value)
         properties = policy.config_schema.properties if policy.config_schema else {}
         assert sorted(properties) == sorted(rule.config)

@@ -9,11 +9,13 @@ from typing import Any
 import pulumi
 import pytest
 
+from analyzer.config.loader import load_fleet
 from infra import program
-from tests.conftest import ROOT, EchoMocks
 from tests.policy.fleets import BAD_FLEET, expected
 from tests.policy.harness import analyze
+from tests.support import ROOT
 from tests.support.kargo_fleet import example_states, write_state_dir
+from tests.support.pulumi_mocks import EchoMocks
 
 
 def _captured(mocks: EchoMocks, fleet: Path, state_dir: Path,
@@ -40,7 +42,7 @@ def test_example_fleet_program_resources_have_no_violations(tmp_path: Path, pulu
     kinds = {typ.rsplit(":", 1)[-1] for typ, _, _ in resources}
     assert {"Warehouse", "Stage", "AnalysisTemplate", "Project", "ProjectConfig"} <= kinds
     unbuildable = set(built.project.summary["unbuildable"])  # no external base: nothing to follow
-    managed = [i.name for i in program.load_fleet(ROOT / "images.yaml").managed() if i.name not in unbuildable]
+    managed = [i.name for i in load_fleet(ROOT / "images.yaml").managed() if i.name not in unbuildable]
     assert len(managed) >= 5
     assert analyze(resources, {"one-rebuild-stage-per-image": {"managedImages": managed}}) == []
 

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import grpc
 import pytest
@@ -18,8 +17,7 @@ from pulumi.runtime.proto import analyzer_pb2_grpc
 from analyzer.rules.catalog import RULES
 from tests.policy.fleets import BAD_FLEET, render
 from tests.policy.harness import from_manifests
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,8 @@ from typing import NoReturn
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
+
 BUILD_SCRIPT = ROOT / "tests" / "engines" / "build.sh"
 
 

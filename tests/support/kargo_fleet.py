@@ -15,11 +15,11 @@ from analyzer.config.loader import load_fleet
 from analyzer.config.model import Fleet
 from analyzer.discovery.dockerfile import DockerfileAnalysis, ImageUse, StageFrom, Unusable
 from analyzer.discovery.reference import parse_reference
+from analyzer.state.derive import Discovery, plan_state
 from analyzer.state.model import ImageState
-from analyzer.state.plan import Discovery, plan_state
 from analyzer.state.store import load_states, save_states
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 PYTHON = "docker.io/library/python:3.12-slim"
 NODE = "docker.io/library/node:20-alpine"
 NGINX = "docker.io/library/nginx:1.27-alpine"

@@ -21,7 +21,8 @@ from typing import Any
 import jsonschema
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
+
 SHARED = Path(os.environ.get("IMAGE_FACTORY_SHARED", ROOT.parent / "shared"))
 """The read-only reference folder next to the project (`../shared`); IMAGE_FACTORY_SHARED overrides it."""
 SCHEMAS = SHARED / "schemas" / "kargo"

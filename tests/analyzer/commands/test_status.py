@@ -16,6 +16,7 @@ from analyzer.runtime.records import SkippedRecord
 from analyzer.runtime.stateaccess import LocalStateAccess
 from analyzer.state.model import DigestHistory, RebuildRecord
 from analyzer.state.store import save_state
+from tests.support import ROOT
 from tests.support.states import external_state, managed_state
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -125,7 +126,7 @@ def test_a_digest_the_gate_skipped_is_not_shown_as_the_rebuild_target(state_dir:
 
 def test_image_without_a_tracked_base_says_why() -> None:
     """web-docs (the example fleet's committed state): its only FROM is `${DOCS_BASE}` with no value."""
-    root = Path(__file__).resolve().parents[3]
+    root = ROOT
     result = CliRunner().invoke(cli, ["status", "--state", str(root / "state"), "--at", T0.isoformat()])
     assert result.exit_code == 0
     block = result.output.split("web-docs (registry.example.com/web/docs:main), delay 168h\n", 1)[1]
@@ -139,7 +140,7 @@ def test_image_without_a_tracked_base_says_why() -> None:
 
 def test_status_and_plan_give_one_verdict(tmp_path: Path) -> None:
     """The example fleet with the demo history: every image's status verdict is the plan's."""
-    root = Path(__file__).resolve().parents[3]
+    root = ROOT
     state = tmp_path / "state"
     shutil.copytree(root / "state", state)
     subprocess.run([sys.executable, str(root / "examples" / "demo_history.py"), str(state)], check=True,

@@ -12,6 +12,7 @@ from analyzer.cli import cli
 from analyzer.planning.timeline import ASSUMED_DIGEST
 from analyzer.state.store import save_states
 from tests.analyzer.visual.test_report import fleet
+from tests.support.cli import invoke
 from tests.support.fleet_states import PY, digest
 
 AT = "2026-11-10T00:00:00Z"
@@ -24,7 +25,7 @@ def state(tmp_path: Path) -> Path:
 
 
 def run(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return invoke(*args, catch_exceptions=False)
 
 
 def test_plan_text(state: Path) -> None:

@@ -13,8 +13,8 @@ import yaml
 
 from analyzer.config.loader import load_fleet
 from analyzer.errors import InputError
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[3]
 SECRET = "s3cr3tT0ken"
 
 

@@ -166,3 +166,16 @@ def test_allow_tags_accepts_one_regex_or_a_list(tmp_path: Path) -> None:
     a, b = fleet.images
     assert a.entry.warehouse is not None and a.entry.warehouse.allow_tags == [r"^7\.\d+$"]
     assert b.entry.warehouse is not None and b.entry.warehouse.allow_tags == ["^6$", r"^6\.1$"]
+
+
+def test_errors_name_included_files_the_way_the_root_was_named(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path, "images:\n  - name: web\n    image: nginx:1\n    delay: banana\n", "images.d/web.yaml")
+    write(tmp_path, "include: ['images.d/*.yaml']\nimages: []\n")
+    (tmp_path / "sub").mkdir()
+    for cwd, root, shown in [(tmp_path, "images.yaml", "images.d/web.yaml"),
+                             (tmp_path / "sub", "../images.yaml", "../images.d/web.yaml")]:
+        monkeypatch.chdir(cwd)
+        with pytest.raises(InputError) as caught:
+            load_fleet(root)
+        assert str(caught.value).startswith(f"{shown}:4: images[name=web].delay: "), str(caught.value)

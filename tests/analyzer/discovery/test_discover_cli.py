@@ -3,33 +3,22 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
+from tests.support import ROOT
+from tests.support.cli import run
+
 DATA = Path(__file__).parent / "data"
 D256 = "sha256:" + "0123456789abcdef" * 4
-
-
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "analyzer", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
 
 
 def discover(path: Path, *build_args: str) -> dict[str, object]:
     argv = ["discover", str(path), "--json"]
     for arg in build_args:
         argv += ["--build-arg", arg]
-    result = run(*argv)
+    result = run(ROOT, *argv)
     assert result.returncode == 0, result.stderr
     out: dict[str, object] = json.loads(result.stdout)
     return out
@@ -98,7 +87,7 @@ def test_discover_every_output_key(tmp_path: Path) -> None:
 
 
 def test_discover_text_output() -> None:
-    result = run("discover", str(DATA / "windows.Dockerfile"))
+    result = run(ROOT, "discover", str(DATA / "windows.Dockerfile"))
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "FROM mcr.microsoft.com/windows/servercore:ltsc2022 AS tools",
@@ -107,14 +96,14 @@ def test_discover_text_output() -> None:
 
 
 def test_discover_missing_file_is_a_one_line_error(tmp_path: Path) -> None:
-    result = run("discover", str(tmp_path / "nope" / "Dockerfile"), "--json")
+    result = run(ROOT, "discover", str(tmp_path / "nope" / "Dockerfile"), "--json")
     assert result.returncode != 0
     assert result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1 and "nope" in result.stderr
 
 
 def test_discover_bad_build_arg_is_invalid_input() -> None:
-    result = run("discover", str(DATA / "go-cross.Dockerfile"), "--build-arg", "NOEQUALS", "--json")
+    result = run(ROOT, "discover", str(DATA / "go-cross.Dockerfile"), "--build-arg", "NOEQUALS", "--json")
     assert result.returncode == 2
     assert "KEY=VALUE" in result.stderr
 
@@ -155,7 +144,7 @@ def test_discover_bad_build_arg_is_invalid_input() -> None:
     ],
 )
 def test_ref_json(reference: str, expected: dict[str, object]) -> None:
-    result = run("ref", reference, "--json")
+    result = run(ROOT, "ref", reference, "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == expected
 
@@ -169,7 +158,7 @@ def test_ref_json(reference: str, expected: dict[str, object]) -> None:
     ],
 )
 def test_ref_invalid_exits_2_with_reason(reference: str, reason: str) -> None:
-    result = run("ref", reference, "--json")
+    result = run(ROOT, "ref", reference, "--json")
     assert result.returncode == 2
     assert result.stdout == ""
     assert reason in result.stderr

@@ -732,3 +732,22 @@ def test_unresolved_only_when_the_result_cannot_be_built(text: str, reason: str)
 def test_syntax_frontend_is_normalized_and_build_arg_overrides_it(
         text: str, build_args: dict[str, str] | None, syntax: str | None) -> None:
     assert analyze_dockerfile(text, build_args).syntax == syntax
+
+
+@pytest.mark.parametrize(("text", "build_args", "tracked", "line"), [
+    ("# escape=`\n# syntax=docker/dockerfile:1\nFROM alpine\n", None, "docker.io/docker/dockerfile:1", 2),
+    ("# syntax=docker/dockerfile:1\nFROM alpine\n", {"BUILDKIT_SYNTAX": "ghcr.io/acme/frontend:2"},
+     "ghcr.io/acme/frontend:2", 0),   # line 0: given as a build arg, not written in the file
+    ("# syntax=docker/dockerfile:1@sha256:" + "a" * 64 + "\nFROM alpine\n", None, None, 1),   # pinned
+])
+def test_the_frontend_is_a_dependency_like_any_base(
+        text: str, build_args: dict[str, str] | None, tracked: str | None, line: int) -> None:
+    frontend = analyze_dockerfile(text, build_args).frontend
+    assert frontend is not None and (frontend.ref.tracked if not frontend.ref.pinned else None) == tracked
+    assert (frontend.line, frontend.via) == (line, "syntax")
+
+
+def test_an_invalid_frontend_is_a_problem_not_a_dependency() -> None:
+    analysis = analyze_dockerfile("# syntax=Not A Ref!\nFROM alpine\n")
+    assert analysis.frontend is None and analysis.syntax == "Not"
+    assert "is not a valid image reference" in analysis.problems[0].reason

@@ -12,10 +12,12 @@ from pydantic import ValidationError
 
 from analyzer.config.loader import load_fleet
 from analyzer.errors import InputError
+from analyzer.graph import GraphError
 from analyzer.kargo import conventions as cv
-from analyzer.kargo.build import GraphError, KargoProject, build_project
+from analyzer.kargo.build import KargoProject, build_project
 from analyzer.kargo.resources import (
     AnalysisTemplate,
+    HttpStepConfig,
     JobSpec,
     PodFailurePolicy,
     PodFailurePolicyOnExitCodes,
@@ -182,29 +184,30 @@ def test_exactly_one_rebuild_stage_per_managed_image_with_a_moving_base(project:
 
 def test_github_trigger_posts_workflow_dispatch_with_vetted_digests(project: KargoProject) -> None:
     (step,) = stage(project, "rebuild-payments-api").spec.promotion_template.spec.steps
-    config = step.config or {}
+    config = step.config
+    assert isinstance(config, HttpStepConfig)
     assert step.uses == "http" and step.retry is not None and step.retry.timeout == "30m"
     assert step.retry.error_threshold == 20  # Kargo's default (1) drops the rebuild at the first network error
-    assert config["method"] == "POST"
-    assert config["url"] == "https://api.github.com/repos/example/payments/actions/workflows/build-api.yml/dispatches"
-    headers = {h["name"]: h["value"] for h in config["headers"]}
+    assert config.method == "POST"
+    assert config.url == "https://api.github.com/repos/example/payments/actions/workflows/build-api.yml/dispatches"
+    headers = {h.name: h.value for h in config.headers}
     assert headers["Authorization"] == 'Bearer ${{ secret("github-actions-dispatch").token }}'
-    body = config["body"]
+    body = config.body
     assert body.startswith("${{ quote({ ") and '"ref": "main"' in body
     assert "}}" not in body.removesuffix(" }}")  # Kargo would end the expression there
     assert '"image": "api"' in body and f'"{cv.TRIGGER_INPUT_BASE_DIGESTS}": join(' in body
     assert 'imageFrom("docker.io/library/python", warehouse("python-3-12-slim")).Digest' in body
-    assert config["successExpression"] and config["failureExpression"]
-    assert not any("${{" in config[k] for k in ("successExpression", "failureExpression"))
+    assert config.success_expression and config.failure_expression
+    assert not any("${{" in e for e in (config.success_expression, config.failure_expression))
 
 
 def test_webhook_trigger_with_and_without_secret(project: KargoProject) -> None:
-    worker = stage(project, "rebuild-payments-worker").spec.promotion_template.spec.steps[0].config or {}
+    worker = stage(project, "rebuild-payments-worker").spec.promotion_template.spec.steps[0].to_dict()["config"]
     assert worker["url"] == "https://ci.example.com/hooks/payments-worker"
     assert {h["name"]: h["value"] for h in worker["headers"]}[
         "Authorization"
     ] == 'Bearer ${{ secret("payments-ci-webhook").token }}'
-    proxy = stage(project, "rebuild-edge-proxy").spec.promotion_template.spec.steps[0].config or {}
+    proxy = stage(project, "rebuild-edge-proxy").spec.promotion_template.spec.steps[0].to_dict()["config"]
     assert "Authorization" not in {h["name"] for h in proxy["headers"]}
 
 
@@ -407,7 +410,7 @@ def test_two_tags_of_one_repository_need_two_warehouses(tmp_path: Path) -> None:
     uses = {**EXAMPLE_USES, "payments-api": [("from", "python:3.13-slim", 3), ("from", BASE_PYTHON, 9)]}
     project = build_project(fleet, plan(fleet, uses), Settings())
     assert {"python-3-12-slim", "python-3-13-slim"} <= set(project.summary["warehouses"])
-    body = (stage(project, "rebuild-payments-api").spec.promotion_template.spec.steps[0].config or {})["body"]
+    body = (stage(project, "rebuild-payments-api").spec.promotion_template.spec.steps[0].to_dict()["config"])["body"]
     assert 'warehouse("python-3-13-slim")' in body and 'warehouse("python-3-12-slim")' in body
     assert all_problems(o.to_manifest() for o in project.objects) == []
 
@@ -444,7 +447,8 @@ def test_settings_flow_into_resources() -> None:
     warehouse = project.get("Warehouse", "python-3-12-slim")
     assert isinstance(warehouse, Warehouse) and warehouse.spec.interval == "10m"
     step = stage(project, "rebuild-base-python").spec.promotion_template.spec.steps[0]
-    assert 'secret("github-actions-dispatch").pat' in str((step.config or {})["headers"])
+    assert isinstance(step.config, HttpStepConfig)
+    assert 'secret("github-actions-dispatch").pat' in str(step.config.headers)
     assert all_problems(o.to_manifest() for o in project.objects) == []
 
 

@@ -4,30 +4,16 @@ from examples/repos/ by examples/make_repos.py), including both lifecycle transi
 from __future__ import annotations
 
 import importlib.util
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.support.kargo_fleet import BASE_NODE, ROOT, copy_config
+from tests.support import ROOT
+from tests.support.cli import run
+from tests.support.kargo_fleet import BASE_NODE, copy_config
 from tests.support.kargo_schemas import all_problems
-
-
-def run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "analyzer", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def make_repos(target: Path) -> None:
@@ -90,7 +76,7 @@ def test_example_fleet_end_to_end(project: Path) -> None:
 
     before = {p.name: p.read_bytes() for p in (project / "rendered").iterdir()}
     again = run(project, "render", "--out", "rendered")
-    assert again.returncode == 0 and "0 written, 27 unchanged, 0 removed" in again.stdout
+    assert again.returncode == 0 and "0 written, 33 unchanged, 0 removed" in again.stdout
     assert {p.name: p.read_bytes() for p in (project / "rendered").iterdir()} == before
 
 

@@ -14,7 +14,8 @@ from analyzer.cli import cli
 from analyzer.kargo.build import build_project
 from analyzer.kargo.render import GENERATED_HEADER, render_files, write_files
 from analyzer.kargo.settings import Settings
-from tests.support.kargo_fleet import ROOT, copy_config, example_fleet, example_states, write_state_dir
+from tests.support import ROOT
+from tests.support.kargo_fleet import copy_config, example_fleet, example_states, write_state_dir
 from tests.support.kargo_schemas import all_problems
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from analyzer.commands.check import render_manifests
 from analyzer.rules.dispatch import github_dispatch_url
 from analyzer.rules.model import from_manifest, items, mapping
 from tests.analyzer.rules.builders import rebuild, settings
+from tests.support import ROOT
 
 
 def step(url: str) -> list[dict[str, object]]:
@@ -39,7 +38,7 @@ def test_dispatch_urls_leaving_the_endpoint_are_violations(url: str) -> None:
 
 
 def test_rendered_good_fleet_passes() -> None:
-    root = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "good-fleet"
+    root = ROOT / "tests" / "fixtures" / "good-fleet"
     manifests, _ = render_manifests(root / "images.yaml", root / "state", None)
     resources = [from_manifest(m) for m in manifests]
     stages = [r for r in resources if any(mapping(s).get("uses") == "http" and "api.github.com" in str(s)

@@ -22,27 +22,21 @@ from kubernetes import client as k8s
 
 from analyzer.kargo.conventions import JOB_EXIT_INVALID, JOB_EXIT_REFUSED
 from analyzer.registry.client import RegistryClient, RetryPolicy
+from analyzer.registry.eligibility import DependentBuild, platform_relevance
 from analyzer.runtime.firstseen import FirstSeenError, KubernetesFreightSource, freight_first_seen
-from analyzer.runtime.gate import (
-    DependentBuild,
-    GateIO,
-    GateRequest,
-    platform_relevance,
-    remaining_wait,
-    run_gate,
-)
+from analyzer.runtime.gate import GateIO, GateRequest, remaining_wait, run_gate
 from analyzer.runtime.gitstate import ENV_REPO, StateRemote
 from analyzer.runtime.signature import SignatureKeyError, SignedLayer, judge_signatures, load_public_key
 from analyzer.runtime.stateaccess import GitStateAccess
 from analyzer.state.model import DigestHistory, DigestRecord, RebuildRecord
 from tests.analyzer.runtime.jobhelpers import Clock
+from tests.support import ROOT
 from tests.support.cosign import key_pair, payload, push_signature
 from tests.support.registry import Fault, FaultProxy, Image, RegistryServer, push_index
 from tests.support.registry_fixtures import BASIC_PASSWORD, BASIC_USER
 from tests.support.staterepo import make_state_remote, read_remote_states
 from tests.support.states import external_state, managed_state
 
-ROOT = Path(__file__).resolve().parents[3]
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 WEEK = timedelta(days=7)
 AMD, ARM = "linux/amd64", "linux/arm64"

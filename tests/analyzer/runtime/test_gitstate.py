@@ -16,9 +16,9 @@ import pytest
 from analyzer.runtime.gitstate import Backoff, RecordConflict, StateRemote, StateRepoError, record_to_git
 from analyzer.runtime.records import RebuildAppend, VettedRecord
 from analyzer.state.model import DigestHistory, DigestRecord, ImageState, RebuildRecord, state_filename
+from tests.support import ROOT
 from tests.support.staterepo import make_state_remote, read_remote_states, remote_head
 
-ROOT = Path(__file__).resolve().parents[3]
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 APP = "registry.example.com/team/app:1"
 BASES = [f"docker.io/library/base{i}:1" for i in range(8)]

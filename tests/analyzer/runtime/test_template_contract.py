@@ -11,8 +11,8 @@ import yaml
 from click.testing import CliRunner
 
 from analyzer.cli import cli
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[3]
 SAMPLES = {"warehouse": "python-3-12-slim", "repository": "docker.io/library/python", "tag": "3.12-slim",
            "digest": "sha256:" + "a" * 64, "delay": "168h", "image": "base-python",
            "ref": "registry.example.com/platform/base-python:3.12",

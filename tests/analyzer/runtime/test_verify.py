@@ -28,12 +28,12 @@ from analyzer.runtime.verify import (
 )
 from analyzer.state.model import ImageState, RebuildRecord
 from tests.analyzer.runtime.jobhelpers import Clock
+from tests.support import ROOT
 from tests.support.registry import Image, RegistryServer, push_image
 from tests.support.registry_fixtures import BASIC_PASSWORD, BASIC_USER
 from tests.support.staterepo import make_state_remote, read_remote_states
 from tests.support.states import external_state, managed_state
 
-ROOT = Path(__file__).resolve().parents[3]
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 AMD = "linux/amd64"
 

@@ -11,13 +11,14 @@ import yaml
 
 from analyzer.analyze import run_analyze
 from analyzer.errors import InputError
+from tests.support import ROOT
 from tests.support.gitrepos import make_remote
 
 STATE_A = "r.example.com~a@1.yaml"
 STATE_B = "r.example.com~b@1.yaml"
 
 
-def entry(name: str, remote: Path) -> dict[str, object]:
+def entry(name: str, remote: Path | str) -> dict[str, object]:
     return {"name": name, "image": f"r.example.com/{name}:1",
             "source": {"repo": str(remote), "dockerfile": f"{name}/Dockerfile"},
             "trigger": {"webhook": {"url": f"https://ci.example.com/{name}"}}}
@@ -101,8 +102,18 @@ def test_duplicate_digests_key_in_state_is_an_error_not_history_loss(project: Pa
 
 
 def mirror_of(project: Path, remote: Path) -> Path:
+    """Repositories named by URL are read through a mirror (a plain local path is read in place): enroll
+    `a` by its file:// URL."""
     from analyzer.sources.git import GitCache
-    return GitCache(project / "cache")._mirror_path(str(remote))
+    (project / "images.d" / "team.yaml").write_text(yaml.safe_dump({"images": [entry("a", remote.as_uri())]}))
+    return GitCache(project / "cache")._mirror_path(remote.as_uri())
+
+
+def test_local_repository_path_is_read_in_place_without_a_mirror(project: Path) -> None:
+    result = analyze(project)
+    assert not result.partial  # type: ignore[attr-defined]
+    assert not list((project / "cache").glob("*.git"))
+    assert "python:3.12-slim" in (project / "state" / "images" / STATE_A).read_text()
 
 
 def test_half_made_mirror_from_a_killed_clone_is_recloned(project: Path, remote: Path) -> None:
@@ -118,8 +129,8 @@ def test_half_made_mirror_from_a_killed_clone_is_recloned(project: Path, remote:
 
 def test_a_good_mirror_is_reused_not_recloned(project: Path, remote: Path) -> None:
     from tests.support.gitrepos import push_change
-    analyze(project)
     mirror = mirror_of(project, remote)
+    analyze(project)
     inode = mirror.stat().st_ino
     push_change(remote, "a/Dockerfile", "FROM python:3.13-slim\n")
     assert not analyze(project).partial  # type: ignore[attr-defined]
@@ -130,7 +141,7 @@ def test_a_good_mirror_is_reused_not_recloned(project: Path, remote: Path) -> No
 def test_concurrent_analyze_runs_land_the_sequential_result(tmp_path: Path, project: Path) -> None:
     import subprocess
     import sys
-    root = Path(__file__).resolve().parents[3]
+    root = ROOT
     env = {**os.environ, "PYTHONPATH": str(root)}
     expected: dict[str, str] | None = None
     for attempt in range(3):
@@ -163,7 +174,7 @@ def test_sigkill_at_any_moment_is_repaired_by_the_next_run(tmp_path: Path, proje
     import subprocess
     import sys
     import time
-    root = Path(__file__).resolve().parents[3]
+    root = ROOT
     env = {**os.environ, "PYTHONPATH": str(root)}
     command = [sys.executable, "-m", "analyzer", "analyze", "--cache"]
     reference = subprocess.run([*command, str(tmp_path / "ref-cache")], cwd=project, env=env, capture_output=True,

@@ -84,3 +84,57 @@ def test_save_states_reports_only_changed(tmp_path: Path) -> None:
     states = [external(), external("docker.io/library/node:20-alpine")]
     assert len(save_states(tmp_path, states)) == 2
     assert save_states(tmp_path, states) == []
+
+
+def test_batch_write_syncs_once_before_any_rename_and_never_tears(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """write_atomic_many: all temp files are written and made durable by one sync, then renamed; a failure
+    part-way leaves every target whole (old or new), and no temp file behind."""
+    import analyzer.yamlio as yamlio
+    targets = [tmp_path / f"f{i}.yaml" for i in range(5)]
+    for target in targets:
+        target.write_text("old\n")
+    events: list[str] = []
+    real_replace, real_syncfs = os.replace, yamlio._syncfs
+
+    def syncfs(fd: int) -> None:
+        temps = sorted(p.name for p in tmp_path.glob(".*.tmp"))
+        assert len(temps) == 5 and all((tmp_path / t).read_text() == "new\n" for t in temps)
+        events.append("sync")
+        real_syncfs(fd)
+
+    def replace(src: str, dst: str) -> None:
+        if len([e for e in events if e == "rename"]) == 3:
+            raise OSError("disk gone")
+        events.append("rename")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(yamlio, "_syncfs", syncfs)
+    monkeypatch.setattr(os, "replace", replace)
+    fsyncs: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (fsyncs.append(fd), real_fsync(fd)))
+    with pytest.raises(OSError, match="disk gone"):
+        yamlio.write_atomic_many([(t, b"new\n") for t in targets])
+    assert events == ["sync", "rename", "rename", "rename"]
+    assert sorted(t.read_text() for t in targets) == ["new\n"] * 3 + ["old\n"] * 2
+    assert sorted(os.listdir(tmp_path)) == sorted(t.name for t in targets)  # temp files removed
+    monkeypatch.setattr(os, "replace", real_replace)
+    events.clear()
+    yamlio.write_atomic_many([(t, b"new\n") for t in targets])
+    assert events == ["sync"] and all(t.read_text() == "new\n" for t in targets)
+    assert len(fsyncs) == 1  # no per-file fsync: the directory once, after the renames
+
+
+def test_save_states_writes_only_changed_files_in_one_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import analyzer.state.store as store
+    states = [external(), external("docker.io/library/node:20-alpine")]
+    batches: list[list[str]] = []
+    real = store.write_atomic_many
+    monkeypatch.setattr(store, "write_atomic_many",
+                        lambda files: (batches.append([p.name for p, _ in files]), real(files))[1])
+    save_states(tmp_path, states)
+    changed = states[1].model_copy(update={"dependents": ["x"]})
+    assert save_states(tmp_path, [states[0], changed]) == [images_dir(tmp_path) / state_filename(changed.ref)]
+    assert batches == [[state_filename(s.ref) for s in states], [state_filename(changed.ref)]]
+    assert load_states(tmp_path)[changed.ref] == changed

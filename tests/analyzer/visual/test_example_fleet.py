@@ -4,25 +4,25 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
+from tests.support import ROOT
 from tests.support.browser import dump_dom, screenshot
+from tests.support.cli import python
 from tests.support.htmlpage import Page
 
-ROOT = Path(__file__).resolve().parents[3]
 PY = "docker.io/library/python:3.12-slim"
 NODE = "docker.io/library/node:20-alpine"
 NGINX = "docker.io/library/nginx:1.27-alpine"
 BUSYBOX = "docker.io/library/busybox:1.36"
 DISTROLESS = "gcr.io/distroless/static-debian12:nonroot"
 REDIS = "docker.io/library/redis:7"
+FRONTEND, FRONTEND_17 = "docker.io/docker/dockerfile:1", "docker.io/docker/dockerfile:1.7"  # `# syntax=`
 MANAGED = ["base-node", "base-python", "edge-proxy", "web-docs", "ml-runtime", "payments-api", "web-frontend",
            "payments-worker"]
 DEMO_AT = "2026-11-20T09:00:00Z"
@@ -37,9 +37,7 @@ def load_example(name: str) -> ModuleType:
 
 
 def run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True,
-                            timeout=300, check=False)
+    result = python(cwd, *args, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     return result
 
@@ -63,7 +61,7 @@ def test_graph_has_exactly_the_example_nodes_and_edges(project: Path) -> None:
     assert {(n["id"], n["kind"]) for n in data["nodes"]} == {
         *((name, "managed") for name in MANAGED),
         (PY, "external"), (NODE, "external"), (NGINX, "external"), (BUSYBOX, "external"),
-        (DISTROLESS, "external"), (REDIS, "monitored")}
+        (DISTROLESS, "external"), (REDIS, "monitored"), (FRONTEND, "external"), (FRONTEND_17, "external")}
     assert {(e["parent"], e["child"], e["via"], e["internal"]) for e in data["edges"]} == {
         (PY, "base-python", "from", False),
         (NODE, "base-node", "from", False),
@@ -76,6 +74,8 @@ def test_graph_has_exactly_the_example_nodes_and_edges(project: Path) -> None:
         ("base-node", "web-frontend", "from", True),
         (NGINX, "web-frontend", "from", False),
         (DISTROLESS, "edge-proxy", "from", False),
+        (FRONTEND, "payments-api", "syntax", False),
+        (FRONTEND_17, "base-python", "syntax", False),
     }
 
 

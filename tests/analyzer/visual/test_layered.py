@@ -11,6 +11,7 @@ from pathlib import Path
 from analyzer.planning.timeline import plan
 from analyzer.visual.graphdot import dom_id, fleet_picture
 from analyzer.visual.layered import layered_svg
+from tests.support import ROOT
 from tests.support.browser import dump_dom, screenshot
 from tests.support.fleet_states import DAY, PY, T0, Fleet
 from tests.support.htmlpage import Page
@@ -36,7 +37,7 @@ def test_every_node_and_edge_is_drawn_parents_left_of_children(tmp_path: Path) -
 
 def test_report_draws_the_graph_without_dot(tmp_path: Path) -> None:
     """No `dot` on PATH: the report still has the picture (never a placeholder)."""
-    root = Path(__file__).resolve().parents[3]
+    root = ROOT
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for tool in ("git",):

@@ -124,7 +124,7 @@ def test_unknown_is_counted_and_never_called_nothing_to_rebuild() -> None:
     """No digest seen yet (a fresh install without registry access): the page says so, not 'nothing to do'."""
     states = (Fleet().managed("base-python", PY).managed("web-frontend", NODE)).states
     doc = Page(render_report(states, plan(states, AT), None))
-    assert "2 ? unknown (no digest history yet)" in doc.text
+    assert "2 ? unknown (no tracked base, or no digest seen yet)" in doc.text
     assert "Nothing is known yet" in doc.text and "Nothing to rebuild" not in doc.text
     known, _ = page()
     assert "Nothing is known yet" not in known.text

@@ -13,10 +13,9 @@ from PIL import Image
 from analyzer.state.store import save_states
 from analyzer.visual.graphdot import FILL
 from tests.analyzer.visual.test_report import fleet
+from tests.support import ROOT
 from tests.support.browser import dump_dom, screenshot
 from tests.support.htmlpage import Page
-
-ROOT = Path(__file__).resolve().parents[3]
 
 
 def write_report(tmp_path: Path) -> Path:

@@ -16,8 +16,7 @@ from analyzer.config.loader import load_fleet
 from analyzer.kargo.conventions import ANNOTATION_EXPEDITE_EXPIRES, ANNOTATION_EXPEDITE_REASON
 from analyzer.state.model import ImageState
 from analyzer.state.store import save_state
-
-ROOT = Path(__file__).resolve().parents[3]
+from tests.support import ROOT
 
 
 @pytest.fixture

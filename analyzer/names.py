@@ -15,12 +15,13 @@ from analyzer.discovery.reference import DEFAULT_DOMAIN, OFFICIAL_REPO_PREFIX, p
 
 MAX_LENGTH = 63
 HASH_LENGTH = 6
-_LABEL_RE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+DNS_LABEL_RE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+"""A DNS-1123 label (use with fullmatch): Kubernetes object names, image names in images.yaml and state."""
 _INVALID_RUN = re.compile(r"[^a-z0-9]+")
 
 
 def is_dns_label(name: str) -> bool:
-    return bool(_LABEL_RE.fullmatch(name))
+    return bool(DNS_LABEL_RE.fullmatch(name))
 
 
 def short_hash(key: str) -> str:

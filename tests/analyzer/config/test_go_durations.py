@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from analyzer.rules.durations import describe, parse_any_duration, parse_go_duration
+from analyzer.config.durations import describe, parse_any_duration, parse_go_duration
 
 
 @pytest.mark.parametrize(("text", "seconds"), [

@@ -12,8 +12,8 @@ from analyzer.config.model import Fleet
 from analyzer.discovery.dockerfile import DockerfileAnalysis, ImageUse, StageFrom, Unusable
 from analyzer.discovery.reference import parse_reference
 from analyzer.graph import DependencyCycle
+from analyzer.state.derive import Discovery, plan_state
 from analyzer.state.model import DigestHistory, DigestRecord, ImageState, RebuildRecord
-from analyzer.state.plan import Discovery, plan_state
 
 PY = "docker.io/library/python:3.12-slim"
 BASE = "registry.example.com/platform/base:1"

@@ -7,7 +7,6 @@ gets a minimal external entry in the root file, because the override needs an en
 
 from __future__ import annotations
 
-import hashlib
 import io
 import itertools
 import re
@@ -26,6 +25,7 @@ from ruamel.yaml.util import load_yaml_guess_indent
 from analyzer.config.model import EnrolledImage, Fleet, ImagesFile
 from analyzer.discovery.reference import InvalidReference, parse_reference
 from analyzer.errors import InputError
+from analyzer.names import with_hash
 from analyzer.state.model import ImageState
 from analyzer.yamlio import write_atomic
 
@@ -45,7 +45,7 @@ def _label(ref: str, taken: set[str]) -> str:
     text = f"{parsed.repository.rsplit('/', 1)[-1]}-{parsed.tag or 'latest'}".lower()
     label = re.sub(r"[^a-z0-9-]+", "-", text).strip("-")[:56].strip("-") or "base"
     if label in taken:
-        label = f"{label}-{hashlib.sha256(ref.encode()).hexdigest()[:6]}"
+        label = with_hash(label, ref)
     return label
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from analyzer.kargo.names import dns_label, is_dns_label, ref_slug, unique_names, with_hash
+from analyzer.names import dns_label, is_dns_label, ref_slug, unique_names, with_hash
 
 
 def test_readable_names_for_docker_hub_and_other_registries() -> None:

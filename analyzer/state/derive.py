@@ -88,7 +88,7 @@ def _base_uses(analysis: DockerfileAnalysis, dockerfile: str,
     for stage in analysis.stages:
         if stage.ref is not None:
             add(stage.ref, "from", stage.line, stage.name, stage.platform)
-    for use in [*analysis.copy_from, *analysis.mount_from]:
+    for use in [*analysis.copy_from, *analysis.mount_from, *([analysis.frontend] if analysis.frontend else [])]:
         add(use.ref, use.via, use.line, None, None)
     return uses
 

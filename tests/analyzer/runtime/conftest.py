@@ -1,1 +1,0 @@
-from tests.support.registry_fixtures import *  # noqa: F403
