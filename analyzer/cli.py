@@ -1,9 +1,11 @@
 """`image-factory` / `python -m analyzer`: one entry point for every command.
 
-Exit codes: 0 ok, 1 partial (some sources or registries failed), 2 invalid input, 3 internal error
-(a bug: a short message, the traceback only with `--debug` or IMAGE_FACTORY_DEBUG=1). Every command exits
-through these names (or raises InputError, exit 2); the jobs' definitive verdict is
-`kargo.conventions.JOB_EXIT_REFUSED`.
+Exit codes: 0 ok, 1 partial (some sources or registries failed), 2 invalid input, 3 a job's definitive
+verdict (`kargo.conventions.JOB_EXIT_REFUSED`: gate refused/skipped, verify failed), 4 internal error (a bug:
+a short message, the traceback only with `--debug` or IMAGE_FACTORY_DEBUG=1). Every command exits through
+these names (or raises InputError, exit 2). A crash must not read as a verdict: the Jobs' podFailurePolicy
+fails at once on 2 and 3 and retries anything else, so a crashed gate pod is retried, not taken as a
+refusal.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ EXIT_PARTIAL = 1
 """Partial or failed: some sources or registries failed (analyze, refresh), a mandatory violation (check),
 a record that did not land (record), an outage a job's pod may retry (gate, verify-rebuild)."""
 EXIT_INVALID = 2
-EXIT_INTERNAL = 3
+EXIT_INTERNAL = 4
+"""Not 3: that is the jobs' verdict (`JOB_EXIT_REFUSED`), which their Jobs never retry."""
 EXIT_INTERRUPTED = 130
 
 # Subcommand modules under analyzer.commands, in --help order.
@@ -109,7 +112,7 @@ def _debugging(ctx: click.Context) -> bool:
 
 
 def _internal_error(ctx: click.Context, exc: BaseException) -> NoReturn:
-    """An unexpected exception: one line naming it (exit 3), the traceback only when debugging."""
+    """An unexpected exception: one line naming it (exit 4), the traceback only when debugging."""
     if _debugging(ctx):
         traceback.print_exception(exc)
     message = str(exc).splitlines()[0][:300] if str(exc) else ""
@@ -120,7 +123,7 @@ def _internal_error(ctx: click.Context, exc: BaseException) -> NoReturn:
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name=None, version=__import__("analyzer").__version__)
-@click.option("--debug", is_flag=True, help="Show the traceback of an internal error (exit 3).")
+@click.option("--debug", is_flag=True, help="Show the traceback of an internal error (exit 4).")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
     """Image Factory: rebuild internal images on vetted base-image digests, orchestrated by Kargo."""

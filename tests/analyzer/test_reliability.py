@@ -15,6 +15,7 @@ import analyzer.analyze
 import analyzer.discovery.dockerfile
 from analyzer.analyze import run_analyze
 from analyzer.cli import EXIT_INTERNAL, cli
+from analyzer.kargo.conventions import JOB_FAIL_AT_ONCE
 from tests.support import ROOT
 from tests.support.cli import run
 from tests.support.gitrepos import make_remote
@@ -24,7 +25,7 @@ def no_traceback(result: subprocess.CompletedProcess[str]) -> None:
     assert "Traceback" not in result.stderr + result.stdout, result.stderr
 
 
-def test_internal_error_is_exit_3_without_traceback(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_internal_error_is_exit_4_without_traceback(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     def boom(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("parser bug")
 
@@ -37,6 +38,22 @@ def test_internal_error_is_exit_3_without_traceback(monkeypatch: pytest.MonkeyPa
     assert "internal error: RuntimeError: parser bug" in result.output and "Traceback" not in result.output
     debug = CliRunner().invoke(cli, ["--debug", "discover", str(tmp_path / "Dockerfile")])
     assert debug.exit_code == EXIT_INTERNAL and "Traceback" in debug.output
+
+
+def test_a_crashing_job_is_retried_not_taken_for_a_verdict(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The rendered podFailurePolicy fails a Job at once on JOB_FAIL_AT_ONCE (a verdict, bad input); a bug in
+    the gate must exit with something else, so the Job retries the pod instead of refusing the digest."""
+    import analyzer.commands.gate as gate
+
+    def boom(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("gate bug")
+
+    monkeypatch.setattr(gate, "run_gate", boom)
+    result = CliRunner().invoke(cli, [
+        "gate", "--warehouse", "python", "--repository", "docker.io/library/python", "--tag", "3.12-slim",
+        "--digest", "sha256:" + "a" * 64, "--delay", "168h", "--state", str(tmp_path / "state")])
+    assert "internal error: RuntimeError: gate bug" in result.output
+    assert result.exit_code == EXIT_INTERNAL and result.exit_code not in JOB_FAIL_AT_ONCE
 
 
 def fleet_with(tmp_path: Path, dockerfiles: dict[str, str]) -> Path:
