@@ -5,11 +5,11 @@ from __future__ import annotations
 import ast
 import json
 import re
-import subprocess
 import sys
 import tomllib
 
 from tests.support import ROOT
+from tests.support.cli import run
 
 DOCKERFILE = ROOT / "Dockerfile"
 # Import name → distribution, for every third-party module the analyzer package imports.
@@ -20,8 +20,7 @@ DISTRIBUTIONS = {"pydantic": "pydantic", "yaml": "PyYAML", "git": "GitPython", "
 
 
 def test_dockerfile_is_discoverable_and_pinned_by_digest() -> None:
-    result = subprocess.run([sys.executable, "-m", "analyzer", "discover", str(DOCKERFILE), "--json"], cwd=ROOT,
-                            capture_output=True, text=True)
+    result = run(ROOT, "discover", str(DOCKERFILE), "--json")
     assert result.returncode == 0, result.stderr
     found = json.loads(result.stdout)
     assert len(found["bases"]) == 1 and not found["unresolved"] and not found["invalid"]

@@ -11,6 +11,7 @@ The Pulumi program and `image-factory render` both turn the result into manifest
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -176,6 +177,7 @@ class _Managed:
 
 # --- Expressions -----------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=1 << 16)
 def _lit(text: str) -> str:
     """A string literal for Kargo's expr-lang (JSON string syntax is valid expr syntax).
 

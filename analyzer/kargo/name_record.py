@@ -1,7 +1,7 @@
 """The Kargo object names in use, recorded in `state/kargo-names.yaml`, so that they never change.
 
 A Warehouse's name comes from its image reference and a rebuild Stage's from its image name, made unique
-when two of them read the same (analyzer/kargo/names.py). Without a record, a newly enrolled image whose
+when two of them read the same (analyzer/names.py). Without a record, a newly enrolled image whose
 name collides with an existing one would rename both (each gets a hash): for Kubernetes and Pulumi that is a
 new object and a deleted one, Freight history included. With the record, the existing object keeps its
 name and only the newcomer is hashed. Soak Stage names derive from their Warehouse's, so they follow.

@@ -240,7 +240,8 @@ class GitCache:
             requests = [f"{commit}:{folder}" for folder in folders] + [f"{commit}:{p}" for p in plain]
             try:
                 proc = subprocess.run(["git", "-C", str(git_dir), "cat-file", "--batch"], check=True,
-                                      input="".join(f"{r}\n" for r in requests).encode(), capture_output=True)
+                                      input="".join(f"{r}\n" for r in requests).encode(), capture_output=True,
+                                      env=_repository_env())
                 objects = _parse_batch(proc.stdout, len(requests))
             except (subprocess.CalledProcessError, OSError, ValueError) as exc:
                 error = SourceError(f"cannot read {redact_url(url)}: {_detail(exc)}")
@@ -272,6 +273,16 @@ class GitCache:
         commit = self.head(url, ref)
         blob = self.blob_id(url, commit, path)
         return SourceFile(text=self.read_blob(url, commit, blob, path), commit=commit, blob=blob)
+
+
+_REPOSITORY_VARIABLES = ("GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY",
+                         "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_INDEX_FILE", "GIT_NAMESPACE")
+
+
+def _repository_env() -> dict[str, str]:
+    """The environment without variables that would point git at another repository than `-C`'s (set, for
+    example, when analyze runs inside a git hook)."""
+    return {k: v for k, v in os.environ.items() if k not in _REPOSITORY_VARIABLES}
 
 
 _BATCH_PATH_RE = re.compile(r"[^\n\r\0]+")

@@ -14,12 +14,12 @@ from typing import Any
 import yaml
 from kubernetes.dynamic import DynamicClient
 
+from tests.support import ROOT
 from tests.support.controlplane import ControlPlane
 from tests.support.pulumi_cli import Pulumi, changed_objects, copy_project, expected_outputs, render
 
 PROJECT = "pulumi-up"
 READONLY_PROJECT = "pulumi-readonly"
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _subset(sent: Any, stored: Any, path: str = "") -> Iterator[str]:

@@ -16,9 +16,9 @@ import yaml
 
 from infra.pr_comment import HEADING, LIMIT
 from tests.policy.fleets import BAD_FLEET, expected
+from tests.support import ROOT
 from tests.support.pulumi_cli import GITOPS_STACK, Pulumi, copy_project, documents, render, use_fleet
 
-ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
 
 

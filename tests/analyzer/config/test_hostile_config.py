@@ -4,8 +4,6 @@ a repo string are never echoed; nothing reaches git or a rendered URL unvalidate
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +11,7 @@ import yaml
 
 from analyzer.config.loader import load_fleet
 from analyzer.errors import InputError
-from tests.support import ROOT
+from tests.support.cli import run
 
 SECRET = "s3cr3tT0ken"
 
@@ -67,9 +65,7 @@ def test_hostile_repo_through_the_cli_is_exit_2_and_never_reaches_git(tmp_path: 
     for repo in (f"--upload-pack=touch {marker}", f"ext::sh -c touch% {marker}",
                  f"https:///user:{SECRET}@127.0.0.1:9/x.git"):
         (tmp_path / "images.yaml").write_text(yaml.safe_dump({"images": [image(source={"repo": repo})]}))
-        result = subprocess.run([sys.executable, "-m", "analyzer", "analyze", "--cache", str(tmp_path / "c")],
-                                cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                                env={**os.environ, "PYTHONPATH": str(ROOT)})
+        result = run(tmp_path, "analyze", "--cache", str(tmp_path / "c"), timeout=60)
         assert result.returncode == 2, result.stderr
         assert "Traceback" not in result.stderr and SECRET not in result.stdout + result.stderr
         assert not marker.exists() and not (tmp_path / "state").exists()
@@ -127,9 +123,7 @@ def test_duplicate_key_in_an_include_is_an_error(tmp_path: Path) -> None:
 
 def test_sixty_kb_of_brackets_is_refused_before_libyaml(tmp_path: Path) -> None:
     (tmp_path / "images.yaml").write_text("images: " + "[" * 60_000 + "]" * 60_000 + "\n")
-    result = subprocess.run([sys.executable, "-m", "analyzer", "analyze", "--cache", "c"], cwd=tmp_path,
-                            capture_output=True,
-                            text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    result = run(tmp_path, "analyze", "--cache", "c", timeout=60)
     assert result.returncode == 2 and "nested more than 64 levels deep" in result.stderr, result
 
 
@@ -137,7 +131,6 @@ def test_fifo_include_does_not_hang(tmp_path: Path) -> None:
     (tmp_path / "images.d").mkdir()
     os.mkfifo(tmp_path / "images.d" / "team.yaml")
     (tmp_path / "images.yaml").write_text("include: ['images.d/*.yaml']\nimages: []\n")
-    result = subprocess.run([sys.executable, "-m", "analyzer", "analyze", "--cache", "c", "--json"], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=30, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    result = run(tmp_path, "analyze", "--cache", "c", "--json", timeout=30)
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert "matches no file" in result.stderr

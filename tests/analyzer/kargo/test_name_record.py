@@ -10,6 +10,7 @@ from analyzer.config.model import Fleet
 from analyzer.kargo.build import build_project
 from analyzer.kargo.name_record import NameRecord, load_name_record, names_path, write_name_record
 from analyzer.kargo.settings import Settings
+from tests.support import ROOT
 from tests.support.kargo_fleet import example_fleet, example_states
 
 PYTHON = "docker.io/library/python:3.12-slim"
@@ -18,9 +19,8 @@ LOOKALIKE = "docker.io/library/python:3-12-slim"  # another tag, the same readab
 
 def _with_lookalike(tmp_path: Path) -> Fleet:
     """The example fleet plus an external image whose readable Warehouse name is python:3.12-slim's."""
-    root = Path(__file__).resolve().parents[3]
-    shutil.copytree(root / "images.d", tmp_path / "images.d")
-    text = (root / "images.yaml").read_text()
+    shutil.copytree(ROOT / "images.d", tmp_path / "images.d")
+    text = (ROOT / "images.yaml").read_text()
     (tmp_path / "images.yaml").write_text(text + f"\n  - name: python-lookalike\n    image: {LOOKALIKE}\n")
     return load_fleet(tmp_path / "images.yaml")
 

@@ -95,3 +95,14 @@ def test_branch_from_ref_files_matches_git(repo: Path, tmp_path: Path) -> None:
     assert _branch_from_ref_files(bare, "nope") is None
     assert _branch_from_ref_files(repo, "../HEAD") is None  # never a path outside refs/heads
     assert GitCache(tmp_path / "c").head(str(bare), "main") == head
+
+
+def test_a_git_dir_in_the_environment_does_not_redirect_the_read(repo: Path, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    other = tmp_path / "other"
+    git(tmp_path, "init", "-q", "-b", "main", str(other))
+    monkeypatch.setenv("GIT_DIR", str(other / ".git"))  # what a git hook's environment carries
+    commit = subprocess.run(["git", "-C", str(repo), "--git-dir", str(repo / ".git"), "rev-parse", "HEAD"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    got = GitCache(tmp_path / "cache").read_files(str(repo), commit, ["a/Dockerfile"])
+    assert isinstance(got["a/Dockerfile"], SourceFile) and got["a/Dockerfile"].text == "FROM node:20\n"

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 from PIL import Image
@@ -15,6 +13,7 @@ from analyzer.visual.graphdot import FILL
 from tests.analyzer.visual.test_report import fleet
 from tests.support import ROOT
 from tests.support.browser import dump_dom, screenshot
+from tests.support.cli import run
 from tests.support.htmlpage import Page
 
 
@@ -22,9 +21,7 @@ def write_report(tmp_path: Path) -> Path:
     state = tmp_path / "state"
     save_states(state, fleet().states.values())
     out = tmp_path / "report"
-    result = subprocess.run([sys.executable, "-m", "analyzer", "report", "--state", str(state),
-                             "--at", "2026-11-10T00:00:00Z", "--out", str(out)],
-                            cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    result = run(ROOT, "report", "--state", str(state), "--at", "2026-11-10T00:00:00Z", "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert (out / "graph.svg").is_file()
     return out / "index.html"
