@@ -116,10 +116,11 @@ def test_login_fails_hard(tmp_path: Path, policy_pack: Path) -> None:
     job = _job("pull-request.yml", "preview")
     not_a_dir = tmp_path / "a-file"
     not_a_dir.write_text("")
-    for url in ("", f"file://{not_a_dir}/backend"):
+    for url, said in (("", "secret PULUMI_BACKEND_URL is not set"),
+                      (f"file://{not_a_dir}/backend", "could not log in to the state backend")):
         runner = Runner(cli, job, tmp_path, STACK="prod", PULUMI_BACKEND_URL=url)
         login = runner.run("Backend login")
-        assert login.returncode != 0, (url, login.stdout, login.stderr)
+        assert login.returncode != 0 and said in login.stdout + login.stderr, (url, login.stdout, login.stderr)
     # And a backend that works but has no such stack: `stack select` fails, the job stops there.
     runner = Runner(cli, job, tmp_path, STACK="prod", PULUMI_BACKEND_URL=cli.env["PULUMI_BACKEND_URL"])
     assert runner.run("Backend login").returncode != 0
