@@ -42,14 +42,21 @@ def _stored(plane: ControlPlane, manifest: dict[str, Any]) -> dict[str, Any]:
         return got
 
 
-def test_up_creates_everything_then_changes_nothing_then_only_what_the_fleet_change_touches(
-        tmp_path: Path, control_plane: ControlPlane, policy_pack: Path) -> None:
+def _live_stack(tmp_path: Path, control_plane: ControlPlane, policy_pack: Path, kargo_project: str
+                ) -> tuple[Path, Pulumi, list[str]]:
+    """A copy of the repository with a new stack applying to the control plane as Kargo project
+    `kargo_project`, and the CLI arguments that run the policy pack."""
     project = copy_project(tmp_path / "project")
     cli = Pulumi(project, tmp_path / "home", tmp_path / "backend", {"KUBECONFIG": str(control_plane.kubeconfig)})
     cli.new_stack()
-    cli.run("config", "set", "image-factory:project", PROJECT)
-    control_plane.ensure_namespace(PROJECT)  # Kargo's management controller would create it; none runs here
-    pack = ["--policy-pack", str(policy_pack), "--policy-pack-config", "policy/config.json"]
+    cli.run("config", "set", "image-factory:project", kargo_project)
+    control_plane.ensure_namespace(kargo_project)  # Kargo's management controller would create it; none runs here
+    return project, cli, ["--policy-pack", str(policy_pack), "--policy-pack-config", "policy/config.json"]
+
+
+def test_up_creates_everything_then_changes_nothing_then_only_what_the_fleet_change_touches(
+        tmp_path: Path, control_plane: ControlPlane, policy_pack: Path) -> None:
+    project, cli, pack = _live_stack(tmp_path, control_plane, policy_pack, PROJECT)
 
     first = cli.program("up", "--yes", *pack)
     rendered, summary = render(project, tmp_path / "render-1")
@@ -115,12 +122,7 @@ def _readonly_kubeconfig(plane: ControlPlane, folder: Path) -> Path:
 
 def test_preview_with_the_read_only_identity_shows_the_change_and_up_with_it_is_refused(
         tmp_path: Path, control_plane: ControlPlane, policy_pack: Path) -> None:
-    project = copy_project(tmp_path / "project")
-    admin = Pulumi(project, tmp_path / "home", tmp_path / "backend", {"KUBECONFIG": str(control_plane.kubeconfig)})
-    admin.new_stack()
-    admin.run("config", "set", "image-factory:project", READONLY_PROJECT)
-    control_plane.ensure_namespace(READONLY_PROJECT)
-    pack = ["--policy-pack", str(policy_pack), "--policy-pack-config", "policy/config.json"]
+    project, admin, pack = _live_stack(tmp_path, control_plane, policy_pack, READONLY_PROJECT)
     admin.program("up", "--yes", *pack)
 
     fleet = project / "images.yaml"
