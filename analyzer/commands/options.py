@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import gc
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -131,3 +133,19 @@ def load_project(config: Path, state_dir: Path, stack_config: Path | Settings | 
     except GraphError as exc:
         raise InputError.single(state_dir, str(exc)) from None
     return LoadedProject(fleet, states, settings, project)
+
+
+@contextmanager
+def cycle_collection_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for a command that builds a large, long-lived graph of objects
+    (thousands of states, Kargo objects and manifests) in one go: every full collection would walk all of it
+    again and find nothing to free (a third of `render`'s time on 7,000 images). Reference counting still
+    frees everything acyclic; any cycles made meanwhile are collected once the block ends."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()

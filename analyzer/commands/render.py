@@ -7,7 +7,14 @@ from pathlib import Path
 
 import click
 
-from analyzer.commands.options import STACK_CONFIG_OPTION, config_option, json_option, load_project, state_option
+from analyzer.commands.options import (
+    STACK_CONFIG_OPTION,
+    config_option,
+    cycle_collection_paused,
+    json_option,
+    load_project,
+    state_option,
+)
 from analyzer.kargo.name_record import names_path, write_name_record
 from analyzer.kargo.render import render_files, write_files
 from analyzer.kargo.stacks import select
@@ -26,9 +33,10 @@ from analyzer.kargo.stacks import select
 def command(config: Path, state_dir: Path, stack_config: Path | None, out_dir: Path, as_json: bool,
             record_names: bool) -> None:
     """Render the Kargo Project, Warehouses, Stages and AnalysisTemplates as YAML manifests."""
-    loaded = load_project(config, state_dir, stack_config)
-    project = loaded.project
-    result = write_files(out_dir, render_files(select(project, loaded.fleet, loaded.settings)))
+    with cycle_collection_paused():
+        loaded = load_project(config, state_dir, stack_config)
+        project = loaded.project
+        result = write_files(out_dir, render_files(select(project, loaded.fleet, loaded.settings)))
     if record_names and write_name_record(state_dir, project.names):
         click.echo(f"{names_path(state_dir)}: updated", err=True)
     if as_json:
