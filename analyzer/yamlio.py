@@ -139,8 +139,10 @@ _TAG = "tag:yaml.org,2002:"
 
 def _construct(loader: Any, root: yaml.Node) -> Any:
     """`loader.construct_document(root)`, built directly when the document holds only mappings, sequences,
-    strings, ints, bools and nulls and no node twice (the state files and images.yaml): the same values
-    without PyYAML's per-node constructor machinery. Anything else is left to PyYAML."""
+    strings, ints, bools and nulls, no node twice and no key twice in a mapping (the state files and
+    images.yaml): the same values without PyYAML's per-node constructor machinery, and without walking the
+    nodes for their lines (`_positions`), which nothing needs unless something is wrong. Anything else is
+    checked by `_positions` (a key given twice, too many aliases) before PyYAML constructs it."""
     seen: set[int] = set()
 
     def build(node: yaml.Node) -> Any:
@@ -164,6 +166,8 @@ def _construct(loader: Any, root: yaml.Node) -> Any:
                 if isinstance(key, (dict, list)):
                     raise _NotPlain
                 out[key] = build(value_node)
+            if len({k.value for k, _ in node.value}) < len(node.value):
+                raise _NotPlain  # a key given twice: `_positions` names both lines
             return out
         elif isinstance(node, yaml.SequenceNode) and tag == _TAG + "seq":
             return [build(item) for item in node.value]
@@ -172,16 +176,25 @@ def _construct(loader: Any, root: yaml.Node) -> Any:
     try:
         return build(root)
     except _NotPlain:
+        _positions(root)
         return loader.construct_document(root)
+    except Exception:
+        _positions(root)  # a key given twice or too many aliases is what is reported, as before
+        raise
 
 
 class LocatedDocument:
-    """A parsed YAML document plus the line of every value in it."""
+    """A parsed YAML document plus the line of every value in it, worked out from its nodes when first asked
+    for (only an error message needs a line)."""
 
-    def __init__(self, file: Path, data: Any, lines: dict[Path_, int]) -> None:
+    def __init__(self, file: Path, data: Any, root: yaml.Node | None) -> None:
         self.file = file
         self.data = data
-        self.lines = lines
+        self._root = root
+
+    @functools.cached_property
+    def lines(self) -> dict[Path_, int]:
+        return _positions(self._root) if self._root is not None else {}
 
     def line_of(self, path: Path_) -> int | None:
         """Line of the deepest known prefix of `path` (pydantic locations may go below YAML nodes)."""
@@ -206,7 +219,6 @@ def load_located(file: Path) -> LocatedDocument:
     loader = _SafeLoader(text)
     try:
         node = loader.get_single_node()
-        lines = _positions(node) if node is not None else {}
         data = _construct(loader, node) if node is not None else None
     except DuplicateKey as exc:
         raise InputError.single(file, str(exc), exc.line) from None
@@ -217,7 +229,7 @@ def load_located(file: Path) -> LocatedDocument:
         raise InputError.single(file, f"invalid YAML: {exc}") from None
     finally:
         loader.dispose()
-    return LocatedDocument(file, data, lines)
+    return LocatedDocument(file, data, node)
 
 
 class _NoAliasDumper(_SafeDumper):  # type: ignore[valid-type,misc]
