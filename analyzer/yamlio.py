@@ -143,44 +143,45 @@ def _construct(loader: Any, root: yaml.Node) -> Any:
     images.yaml): the same values without PyYAML's per-node constructor machinery, and without walking the
     nodes for their lines (`_positions`), which nothing needs unless something is wrong. Anything else is
     checked by `_positions` (a key given twice, too many aliases) before PyYAML constructs it."""
-    seen: set[int] = set()
-
-    def build(node: yaml.Node) -> Any:
-        if id(node) in seen:
-            raise _NotPlain  # an alias: PyYAML shares the object
-        seen.add(id(node))
-        tag = node.tag
-        if isinstance(node, yaml.ScalarNode):
-            if tag == _TAG + "str":
-                return node.value
-            if tag == _TAG + "int":
-                return loader.construct_yaml_int(node)
-            if tag == _TAG + "bool":
-                return loader.construct_yaml_bool(node)
-            if tag == _TAG + "null":
-                return None
-        elif isinstance(node, yaml.MappingNode) and tag == _TAG + "map":
-            out = {}
-            for key_node, value_node in node.value:
-                key = build(key_node)
-                if isinstance(key, (dict, list)):
-                    raise _NotPlain
-                out[key] = build(value_node)
-            if len({k.value for k, _ in node.value}) < len(node.value):
-                raise _NotPlain  # a key given twice: `_positions` names both lines
-            return out
-        elif isinstance(node, yaml.SequenceNode) and tag == _TAG + "seq":
-            return [build(item) for item in node.value]
-        raise _NotPlain
-
     try:
-        return build(root)
+        return _build_plain(loader, root, set())
     except _NotPlain:
         _positions(root)
         return loader.construct_document(root)
     except Exception:
         _positions(root)  # a key given twice or too many aliases is what is reported, as before
         raise
+
+
+def _build_plain(loader: Any, node: yaml.Node, seen: set[int]) -> Any:
+    """A plain document's values (see `_construct`); a module function, not a closure, so that no reference
+    cycle keeps the loader (and libyaml's buffers) alive after the document is built."""
+    if id(node) in seen:
+        raise _NotPlain  # an alias: PyYAML shares the object
+    seen.add(id(node))
+    tag = node.tag
+    if isinstance(node, yaml.ScalarNode):
+        if tag == _TAG + "str":
+            return node.value
+        if tag == _TAG + "int":
+            return loader.construct_yaml_int(node)
+        if tag == _TAG + "bool":
+            return loader.construct_yaml_bool(node)
+        if tag == _TAG + "null":
+            return None
+    elif isinstance(node, yaml.MappingNode) and tag == _TAG + "map":
+        out = {}
+        for key_node, value_node in node.value:
+            key = _build_plain(loader, key_node, seen)
+            if isinstance(key, (dict, list)):
+                raise _NotPlain
+            out[key] = _build_plain(loader, value_node, seen)
+        if len({k.value for k, _ in node.value}) < len(node.value):
+            raise _NotPlain  # a key given twice: `_positions` names both lines
+        return out
+    elif isinstance(node, yaml.SequenceNode) and tag == _TAG + "seq":
+        return [_build_plain(loader, item, seen) for item in node.value]
+    raise _NotPlain
 
 
 class LocatedDocument:
