@@ -7,6 +7,8 @@ that are no longer produced (objects that disappeared), and never touches anythi
 from __future__ import annotations
 
 import os
+import secrets
+import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +46,12 @@ def write_files(out_dir: Path, files: dict[str, str]) -> WriteResult:
     """Write every file (atomically, only when changed) and remove stale files this renderer wrote.
 
     The directory is listed once, so that a file not there yet is written without a failed attempt to read
-    it first (most files, in a fresh directory)."""
+    it first (most files, in a fresh directory). A directory that does not exist yet is written whole by
+    `_write_new_dir`."""
+    if not os.path.lexists(out_dir):
+        result = _write_new_dir(out_dir, files)
+        if result is not None:
+            return result
     out_dir.mkdir(parents=True, exist_ok=True)
     present = set(os.listdir(out_dir))
     written: list[str] = []
@@ -69,3 +76,34 @@ def write_files(out_dir: Path, files: dict[str, str]) -> WriteResult:
             path.unlink()
             removed.append(path.name)
     return WriteResult(written, kept, removed)
+
+
+def _write_new_dir(out_dir: Path, files: dict[str, str]) -> WriteResult | None:
+    """Write the files into a new directory beside `out_dir` and rename it into place: readers see no
+    directory or the complete one, and each file costs one create instead of a temp file plus a rename.
+    None, having left nothing behind, when `out_dir` appeared meanwhile (then it is written file by file).
+    Modes are those of the file-by-file path: the directory's from the umask, the files' 0600 (mkstemp's)."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        staging = out_dir.with_name(f".{out_dir.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            staging.mkdir()
+            break
+        except FileExistsError:
+            continue
+    try:
+        for name, text in files.items():
+            fd = os.open(staging / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(text.encode("utf-8"))
+        try:
+            os.rename(staging, out_dir)
+        except OSError:
+            if not os.path.lexists(out_dir):
+                raise
+            shutil.rmtree(staging)
+            return None
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return WriteResult(list(files), [], [])

@@ -110,6 +110,17 @@ def test_write_files_leaves_foreign_files(tmp_path: Path) -> None:
     assert (tmp_path / "notes.yaml").read_text() == "# mine\n"
 
 
+def test_write_files_into_a_new_directory_renames_it_into_place(tmp_path: Path) -> None:
+    out = tmp_path / "a" / "out"
+    files = {"a.yaml": GENERATED_HEADER + "a: 1\n", "b.yaml": GENERATED_HEADER + "b: 2\n"}
+    assert write_files(out, files).written == ["a.yaml", "b.yaml"]
+    assert {p.name: p.read_text() for p in out.iterdir()} == files
+    assert {p.stat().st_mode & 0o777 for p in out.iterdir()} == {0o600}  # as the file-by-file path writes them
+    assert [p.name for p in out.parent.iterdir()] == ["out"]  # no staging directory left behind
+    again = write_files(out, files)
+    assert again.written == [] and again.unchanged == ["a.yaml", "b.yaml"]
+
+
 def test_python_dash_m_analyzer_render_entry_point(tmp_path: Path) -> None:
     _setup(tmp_path)
     done = subprocess.run(
