@@ -175,11 +175,16 @@ def _gate_run(kube: k8s.ApiClient, base: Base, digest: str, left: timedelta) -> 
     return analysis_run(kube, stage, freight, base.gate_args(stage, warehouse, digest))
 
 
+def _new_amd_digest(kube: k8s.ApiClient, base: Base, label: str) -> str:
+    """The state repository wired for the gate, and a new digest of the base whose amd64 image changed."""
+    _state_repo(kube, base.remote)
+    return base.push(Image.of(label, platform=AMD), base.arm1)
+
+
 def test_gate_passes_a_new_relevant_digest_after_the_soak(
         applied_fleet: Applied, control_plane: ControlPlane, kube: k8s.ApiClient, job_runner: JobRunner,
         job_secrets: None, base: Base) -> None:
-    _state_repo(kube, base.remote)
-    v2 = base.push(Image.of("amd v2", platform=AMD), base.arm1)
+    v2 = _new_amd_digest(kube, base, "amd v2")
     started = time.monotonic()
     run, job, job_run = _run_analysis(control_plane, kube, job_runner, _gate_run(kube, base, v2, timedelta(seconds=5)))
     assert run["status"]["phase"] == "Successful", (run["status"], _explain(job_run))
@@ -231,8 +236,7 @@ def test_a_gate_pod_evicted_mid_wait_resumes_the_soak(
         job_secrets: None, base: Base) -> None:
     """A week-long soak survives evictions: the template's podFailurePolicy ignores DisruptionTarget (the
     eviction does not count against backoffLimit) and the new pod waits only what is left of the soak."""
-    _state_repo(kube, base.remote)
-    v2 = base.push(Image.of("amd v2 evicted", platform=AMD), base.arm1)
+    v2 = _new_amd_digest(kube, base, "amd v2 evicted")
     objects = k8s.CustomObjectsApi(kube)
     created = objects.create_namespaced_custom_object(*ROLLOUTS, NAMESPACE, "analysisruns",
                                                       _gate_run(kube, base, v2, timedelta(seconds=12)))
@@ -321,8 +325,7 @@ def test_an_aborted_verification_kills_the_waiting_gate(
         job_secrets: None, base: Base) -> None:
     """Kargo aborts a verification by setting `spec.terminate` on the AnalysisRun; Rollouts then deletes
     the Job, and the gate, still in its 168h soak, must be killed rather than left running."""
-    _state_repo(kube, base.remote)
-    v2 = base.push(Image.of("amd v2 aborted", platform=AMD), base.arm1)
+    v2 = _new_amd_digest(kube, base, "amd v2 aborted")
     objects = k8s.CustomObjectsApi(kube)
     run = objects.create_namespaced_custom_object(*ROLLOUTS, NAMESPACE, "analysisruns",
                                                   _gate_run(kube, base, v2, timedelta(hours=100)))
