@@ -26,16 +26,34 @@ from analyzer.graph import DependencyCycle
 from analyzer.sources.cache import (
     BlobIndex,
     JsonCache,
+    LineSnapshot,
     ParseCache,
     Snapshot,
     code_version,
     config_fingerprint,
-    state_signature,
+    rehash_entries,
+    signature_of,
+    state_entries,
 )
 from analyzer.sources.git import GitCache, SourceError, resolve_repo_url
-from analyzer.state.derive import Discovery, StatePlan, plan_state
+from analyzer.state.derive import (
+    Discovery,
+    NotIncremental,
+    StatePlan,
+    incremental_refs,
+    plan_incremental,
+    plan_state,
+)
+from analyzer.state.index import PlanIndex, facts_of, index_of, index_summary, summary_of
 from analyzer.state.model import ImageState
-from analyzer.state.store import images_dir, load_states, remove_stale_temp_files, remove_states, save_states
+from analyzer.state.store import (
+    images_dir,
+    load_state_files,
+    load_states,
+    remove_stale_temp_files,
+    remove_states,
+    save_states,
+)
 
 MAX_PARALLEL_FETCHES = 4
 
@@ -55,6 +73,11 @@ class AnalyzeResult:
     pruned: list[Path] = field(default_factory=list)
     unchanged_inputs: bool = False
     """True when nothing moved since the last complete run and no work was done."""
+    replanned: int = 0
+    """How many states this run planned: every one on a full run, only those a change touched on an
+    incremental one, none when nothing moved."""
+    incremental: bool = False
+    """True when only the images whose sources moved (and their graph neighbours) were re-planned."""
 
     @property
     def partial(self) -> bool:
@@ -62,23 +85,8 @@ class AnalyzeResult:
 
 
 def summarize(plan: StatePlan) -> dict[str, Any]:
-    managed = [s for s in plan.managed if s.managed]
-    edges = plan.graph.edges()
-    return {
-        "managed": len(managed),
-        "external": len(plan.external),
-        "bases": len({b.tracked for s in managed if s.managed for b in s.managed.bases if b.tracked}),
-        "edges": len(edges),
-        "internal_edges": sum(1 for e in edges if e.internal),
-        "pinned": sorted({b.image for s in managed if s.managed for b in s.managed.bases if b.kind == "pinned"}),
-        "unresolved": [f"{s.name}: {u.value} ({u.dockerfile}:{u.line})"
-                       for s in managed if s.managed for u in s.managed.unresolved],
-        "invalid": [f"{s.name}: {u.value} ({u.dockerfile}:{u.line}): {u.reason}"
-                    for s in managed if s.managed for u in s.managed.invalid],
-        "errors": dict(sorted(plan.failed.items())),
-        "orphans": plan.orphans,
-        "order": plan.graph.topological_order(),
-    }
+    return summary_of([facts_of(s) for s in plan.managed if s.managed], len(plan.external), plan.failed,
+                      plan.orphans, plan.graph.topological_order())
 
 
 class Sources:
@@ -239,29 +247,33 @@ def _config_fingerprint(config: Path, include: list[str]) -> str:
     return config_fingerprint(config, [f for pattern in include for f in include_matches(config, pattern)])
 
 
-def _nothing_moved(last: dict[str, Any], config: Path, state_signature_now: str, sources: Sources) -> bool:
-    """The last complete run's inputs are all unchanged: config bytes, every source ref, the state files.
+Heads = dict[tuple[str, str], "str | SourceError"]
+
+
+def _heads_now(last: dict[str, Any], config: Path, state_signature_now: str, sources: Sources) -> Heads | None:
+    """Every source ref of the last complete run resolved again, when its config files and state files are
+    unchanged (else None: the whole fleet must be planned).
 
     Costs a hash of the config files, one ref lookup per repository and a stat per state file;
     no YAML is parsed and nothing is fetched.
     """
     try:
         if _config_fingerprint(config, last["include"]) != last["config"]:
-            return False
+            return None
     except OSError:
-        return False
+        return None
     if last["state"] != state_signature_now:
-        return False
-    wanted = [(url, ref, commit) for url, ref, commit in last["heads"]]
+        return None
+    wanted = [(url, ref) for url, ref, _ in last["heads"]]
 
-    def moved(item: tuple[str, str, str]) -> bool:
+    def head(item: tuple[str, str]) -> str | SourceError:
         try:
-            return sources.git.head(item[0], item[1]) != item[2]
-        except SourceError:
-            return True
+            return sources.git.head(*item)
+        except SourceError as exc:
+            return exc
 
     with ThreadPoolExecutor(max_workers=MAX_PARALLEL_FETCHES) as pool:
-        return not any(pool.map(moved, wanted))
+        return dict(zip(wanted, pool.map(head, wanted), strict=True))
 
 
 def _valid_last_run(last: object) -> dict[str, Any] | None:
@@ -309,6 +321,30 @@ def run_analyze(config: Path, state_dir: Path, cache_dir: Path, prune: bool = Fa
         return _run_analyze(config, state_dir, cache_dir, prune, progress)
 
 
+@dataclass
+class _RunCaches:
+    """The snapshots of one (config, state directory) pair, next to the git caches."""
+
+    fleet: Snapshot[Fleet]
+    """The whole fleet, keyed by the config fingerprint."""
+    images: LineSnapshot
+    """Each managed image's enrollment alone (name → EnrolledImage JSON), keyed by the config fingerprint."""
+    states: Snapshot[dict[str, ImageState]]
+    """Every state file on disk, keyed by the state signature."""
+    index: Snapshot[PlanIndex]
+    """The fleet's facts (state/index.py), keyed by `config fingerprint:state signature`."""
+
+    @classmethod
+    def at(cls, folder: Path, run_key: str, version: str) -> _RunCaches:
+        return cls(fleet=Snapshot(folder / f"{run_key}-fleet.json", version, TypeAdapter(Fleet)),
+                   images=LineSnapshot(folder / f"{run_key}-images.jsonl", version),
+                   states=Snapshot(folder / f"{run_key}-states.json", version, TypeAdapter(dict[str, ImageState])),
+                   index=Snapshot(folder / f"{run_key}-index.json", version, TypeAdapter(PlanIndex)))
+
+
+_ENROLLED = TypeAdapter(EnrolledImage)
+
+
 def _run_analyze(config: Path, state_dir: Path, cache_dir: Path, prune: bool,
                  progress: Progress | None) -> AnalyzeResult:
     remove_stale_temp_files(state_dir)
@@ -316,20 +352,31 @@ def _run_analyze(config: Path, state_dir: Path, cache_dir: Path, prune: bool,
     last_runs = JsonCache(cache_dir / "last-runs.json", code_version())
     run_key = hashlib.sha256(f"{config.resolve()}\0{state_dir.resolve()}".encode()).hexdigest()[:16]
     last = _valid_last_run(last_runs.data.get(run_key))
-    signature_before = state_signature(images_dir(state_dir))  # read once: nothing writes state until below
-    if last and not prune and _nothing_moved(last, config, signature_before, sources):
-        return AnalyzeResult(summary=last["summary"], unchanged_inputs=True)
+    entries_before = state_entries(images_dir(state_dir))  # read once: nothing writes state until below
+    signature_before = signature_of(entries_before)
+    caches = _RunCaches.at(cache_dir / "snapshots", run_key, last_runs.version)
+    if last and not prune:
+        heads_now = _heads_now(last, config, signature_before, sources)
+        if heads_now is not None:
+            moved = {(url, ref) for url, ref, commit in last["heads"] if heads_now[(url, ref)] != commit}
+            if not moved:
+                return AnalyzeResult(summary=last["summary"], unchanged_inputs=True)
+            done = _run_incremental(state_dir, sources, caches, last, heads_now, moved, entries_before, progress)
+            if done is not None:
+                result, last_runs.data[run_key] = done
+                last_runs.dirty = True
+                last_runs.save()
+                return result
 
-    fleet_cache = Snapshot(cache_dir / "snapshots" / f"{run_key}-fleet.json", last_runs.version, TypeAdapter(Fleet))
-    states_cache = Snapshot(cache_dir / "snapshots" / f"{run_key}-states.json", last_runs.version,
-                            TypeAdapter(dict[str, ImageState]))
-    fleet = _cached(fleet_cache, _config_fingerprint(config, last["include"]) if last else None,
+    fleet = _cached(caches.fleet, _config_fingerprint(config, last["include"]) if last else None,
                     lambda: load_fleet(config))
     config_key = _config_fingerprint(config, fleet.include)
     if not last or config_key != last["config"]:
-        fleet_cache.put(config_key, fleet)
+        caches.fleet.put(config_key, fleet)
+    if not caches.images.has(config_key):
+        caches.images.put(config_key, {image.name: _ENROLLED.dump_json(image) for image in fleet.managed()})
     heads = resolve_heads(fleet, sources)
-    snapshot = states_cache.get(signature_before)
+    snapshot = caches.states.get(signature_before)
     previous = snapshot if snapshot is not None else load_states(state_dir)
     discoveries = discover_fleet(fleet, sources, heads, progress)
     sources.save()
@@ -340,11 +387,16 @@ def _run_analyze(config: Path, state_dir: Path, cache_dir: Path, prune: bool,
     # Files match the snapshot exactly (same signature), so an equal state need not be rendered again.
     changed = save_states(state_dir, plan.states.values(), snapshot)
     pruned = remove_states(state_dir, plan.orphans) if prune else []
-    result = AnalyzeResult(summary=summarize(plan), changed=changed, pruned=pruned)
+    result = AnalyzeResult(summary=summarize(plan), changed=changed, pruned=pruned, replanned=len(plan.states))
     if not result.partial:
-        signature = state_signature(images_dir(state_dir))
+        signature = signature_of(rehash_entries(entries_before or {}, [*changed, *pruned])) \
+            if entries_before is not None else signature_of(state_entries(images_dir(state_dir)))
         on_disk = {ref: previous[ref] for ref in plan.orphans if not prune} | plan.states
-        states_cache.put(signature, on_disk)
+        caches.states.put(signature, on_disk)
+        root_dir = Path(fleet.root).parent
+        caches.index.put(f"{config_key}:{signature}", index_of(
+            plan.states.values(), [] if prune else plan.orphans, result.summary["order"],
+            {image.name: _image_source(image, root_dir, sources) for image in fleet.managed()}))
         last_runs.data[run_key] = {
             "config": config_key, "include": fleet.include,
             "heads": sorted([url, ref, commit] for (url, ref), commit in heads.items()),
@@ -353,3 +405,51 @@ def _run_analyze(config: Path, state_dir: Path, cache_dir: Path, prune: bool,
         last_runs.dirty = True
         last_runs.save()
     return result
+
+
+def _run_incremental(state_dir: Path, sources: Sources, caches: _RunCaches, last: dict[str, Any], heads: Heads,
+                     moved: set[tuple[str, str]], entries_before: dict[str, str] | None,
+                     progress: Progress | None) -> tuple[AnalyzeResult, dict[str, Any]] | None:
+    """Only some source refs moved since the last complete run (config and state files unchanged):
+    rediscover the images read from them, and re-plan those and the states their changed edges touch from
+    the last run's index and the state files they need. Returns the result and the run's record, or None
+    when it cannot (no index for these inputs, a source that fails, a cycle, a state file missing or
+    invalid): the caller then plans the whole fleet, which reports any of these as a full run does."""
+    if entries_before is None or any(isinstance(commit, SourceError) for commit in heads.values()):
+        return None
+    index = caches.index.get(f"{last['config']}:{last['state']}")
+    enrolled = caches.images.get(last["config"]) if index is not None else None
+    if index is None or enrolled is None:
+        return None
+    groups: dict[tuple[str, str], list[EnrolledImage]] = {}
+    try:
+        for facts in index.images.values():
+            if facts.source in moved:
+                url, ref = facts.source
+                groups.setdefault((url, str(heads[(url, ref)])), []).append(
+                    _ENROLLED.validate_json(enrolled[facts.name]))
+    except (KeyError, ValueError):
+        return None
+    images: dict[str, EnrolledImage] = {}
+    discoveries: dict[str, Discovery] = {}
+    for (url, commit), members in groups.items():
+        for image, discovery in zip(members, sources.discover_many(url, commit, members), strict=True):
+            images[image.name] = image
+            discoveries[image.name] = discovery
+            if progress:
+                progress(image.name, discovery)
+    sources.save()
+    if any(d.error is not None for d in discoveries.values()):
+        return None
+    try:
+        previous = load_state_files(state_dir, incremental_refs(index, images, discoveries))
+        plan = plan_incremental(index, images, discoveries, previous)
+    except (NotIncremental, DependencyCycle, InputError):
+        return None
+    changed = save_states(state_dir, plan.states.values())
+    signature = signature_of(rehash_entries(entries_before, changed))
+    caches.index.put(f"{last['config']}:{signature}", plan.index)
+    summary = index_summary(plan.index)
+    record = {**last, "heads": sorted([url, ref, str(heads[(url, ref)])] for url, ref, _ in last["heads"]),
+              "state": signature, "summary": summary}
+    return AnalyzeResult(summary=summary, changed=changed, replanned=len(plan.states), incremental=True), record

@@ -101,16 +101,22 @@ class DependencyGraph:
         return bool(inherited) and delays[name] > max(inherited)
 
 
+def split_targets(name: str, targets: Iterable[tuple[str, bool]]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """One image's (managed parents, external refs), each sorted and unique; raises DependencyCycle when
+    the image is its own parent."""
+    pairs = list(targets)
+    if any(internal and t == name for t, internal in pairs):
+        raise DependencyCycle([name, name])
+    return (tuple(sorted({t for t, internal in pairs if internal})),
+            tuple(sorted({t for t, internal in pairs if not internal})))
+
+
 def build_graph(uses: Mapping[str, Iterable[tuple[str, bool]]]) -> DependencyGraph:
     """`uses`: managed name → (target, is_internal) pairs; raises DependencyCycle on a loop."""
     parents: dict[str, tuple[str, ...]] = {}
     externals: dict[str, tuple[str, ...]] = {}
     for name, targets in uses.items():
-        pairs = list(targets)
-        parents[name] = tuple(sorted({t for t, internal in pairs if internal and t != name}))
-        externals[name] = tuple(sorted({t for t, internal in pairs if not internal}))
-        if any(internal and t == name for t, internal in pairs):
-            raise DependencyCycle([name, name])
+        parents[name], externals[name] = split_targets(name, targets)
     graph = DependencyGraph(parents, externals)
     graph.topological_order()
     return graph

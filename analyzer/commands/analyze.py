@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from analyzer.analyze import AnalyzeResult, default_cache_dir, run_analyze
 from analyzer.cli import EXIT_OK, EXIT_PARTIAL
-from analyzer.commands.options import config_option, json_option, state_option
+from analyzer.commands.options import config_option, cycle_collection_paused, json_option, state_option
 from analyzer.config.loader import load_fleet
 from analyzer.state.derive import Discovery
 
@@ -60,17 +60,20 @@ def command(config: Path, state_dir: Path, cache_dir: Path | None, prune: bool, 
             def tick(name: str, discovery: Discovery) -> None:
                 bar.update(task, advance=1, description=name)
 
-            result = run_analyze(config, state_dir, cache, prune, tick)
+            with cycle_collection_paused():
+                result = run_analyze(config, state_dir, cache, prune, tick)
     else:
         def line(name: str, discovery: Discovery) -> None:
             status = f"error: {discovery.error}" if discovery.error else "ok"
             click.echo(f"discovered {name}: {status}", err=True)
 
-        result = run_analyze(config, state_dir, cache, prune, None if as_json else line)
+        with cycle_collection_paused():
+            result = run_analyze(config, state_dir, cache, prune, None if as_json else line)
     if as_json:
         click.echo(json.dumps({**result.summary, "changed_files": [p.name for p in result.changed],
                                "pruned": [p.name for p in result.pruned],
-                               "unchanged_inputs": result.unchanged_inputs}, indent=2, sort_keys=True))
+                               "unchanged_inputs": result.unchanged_inputs, "replanned": result.replanned,
+                               "incremental": result.incremental}, indent=2, sort_keys=True))
     else:
         _print_summary(result, Console(highlight=False, soft_wrap=True))
     sys.exit(EXIT_PARTIAL if result.partial else EXIT_OK)

@@ -122,17 +122,41 @@ def _file_hash(path: str) -> str:
         os.close(fd)
 
 
-def state_signature(folder: Path) -> str:
-    """Identity of a state directory: every `*.yaml` name and the hash of its contents."""
-    entries = []
+def state_entries(folder: Path) -> dict[str, str] | None:
+    """Every `*.yaml` file name in a state directory → the hash of its contents; None when the path
+    exists but is not a directory."""
+    entries: dict[str, str] = {}
     if folder.is_dir():
         with os.scandir(folder) as it:
             for entry in it:
                 if entry.name.endswith(".yaml"):
-                    entries.append(f"{entry.name}:{_file_hash(entry.path)}")
+                    entries[entry.name] = _file_hash(entry.path)
     elif folder.exists() or folder.is_symlink():
-        entries.append("not-a-directory")
-    return _digest(sorted(entries))
+        return None
+    return entries
+
+
+def rehash_entries(entries: dict[str, str], files: Iterable[Path]) -> dict[str, str]:
+    """`entries` with the given files (just written or removed) hashed again."""
+    out = dict(entries)
+    for path in files:
+        if path.exists() or path.is_symlink():
+            out[path.name] = _file_hash(str(path))
+        else:
+            out.pop(path.name, None)
+    return out
+
+
+def signature_of(entries: dict[str, str] | None) -> str:
+    """Identity of a state directory from its `state_entries`."""
+    if entries is None:
+        return _digest(["not-a-directory"])
+    return _digest(sorted(f"{name}:{digest}" for name, digest in entries.items()))
+
+
+def state_signature(folder: Path) -> str:
+    """Identity of a state directory: every `*.yaml` name and the hash of its contents."""
+    return signature_of(state_entries(folder))
 
 
 def config_fingerprint(root: Path, include_files: Iterable[Path]) -> str:
@@ -166,3 +190,47 @@ class Snapshot(Generic[T]):
         header = json.dumps({"version": self.version, "key": key}, sort_keys=True).encode()
         data = header + b"\n" + self.adapter.dump_json(value, by_alias=True)
         write_atomic_bytes(self.path, data)
+
+
+class LineSnapshot:
+    """Many values cached under one key, one JSON value per line (`name<TAB>json`), so that a run can read
+    the few it needs without validating the rest."""
+
+    def __init__(self, path: Path, version: str) -> None:
+        self.path = path
+        self.version = version
+
+    def _header(self, key: str) -> bytes:
+        return json.dumps({"version": self.version, "key": key}, sort_keys=True).encode() + b"\n"
+
+    def has(self, key: str) -> bool:
+        try:
+            with self.path.open("rb") as handle:
+                return handle.readline() == self._header(key)
+        except OSError:
+            return False
+
+    def get(self, key: str) -> dict[str, bytes] | None:
+        """name → the raw JSON stored under it, when the file holds `key`; else None."""
+        try:
+            data = self.path.read_bytes()
+        except OSError:
+            return None
+        header, _, body = data.partition(b"\n")
+        if header + b"\n" != self._header(key):
+            return None
+        out: dict[str, bytes] = {}
+        for line in body.splitlines():
+            name, tab, raw = line.partition(b"\t")
+            if not tab:
+                return None
+            out[name.decode("utf-8", "replace")] = raw
+        return out
+
+    def put(self, key: str, values: Mapping[str, bytes]) -> None:
+        lines = [self._header(key)]
+        for name, raw in values.items():
+            if b"\n" in raw or "\t" in name or "\n" in name:
+                raise ValueError(f"{name!r}: a name holds no tab or newline, a value is one line of JSON")
+            lines.append(name.encode() + b"\t" + raw + b"\n")
+        write_atomic_bytes(self.path, b"".join(lines))

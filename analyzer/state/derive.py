@@ -15,6 +15,7 @@ from analyzer.config.model import EnrolledImage, Fleet, WarehouseSettings, redac
 from analyzer.discovery.dockerfile import DockerfileAnalysis, Unusable
 from analyzer.discovery.reference import ImageRef, parse_reference
 from analyzer.graph import DependencyGraph, build_graph
+from analyzer.state.index import ImageFacts, PlanIndex, facts_of
 from analyzer.state.model import (
     BaseUse,
     DigestHistory,
@@ -179,6 +180,129 @@ def plan_state(fleet: Fleet, discoveries: Mapping[str, Discovery],
 
     orphans = sorted(ref for ref in previous if ref not in states)
     return StatePlan(states=dict(sorted(states.items())), graph=graph, orphans=orphans, failed=failed)
+
+
+class NotIncremental(Exception):
+    """The change cannot be planned from the index alone; the caller plans the whole fleet instead."""
+
+
+@dataclass
+class IncrementalPlan:
+    """The states a change touches, re-planned; every other state is exactly as the index says."""
+
+    states: dict[str, ImageState]
+    """Ref → next state of every image re-planned (rediscovered, or whose graph neighbours changed)."""
+    index: PlanIndex
+    """The whole fleet after this change."""
+
+
+def _rediscovered(index: PlanIndex, images: Mapping[str, EnrolledImage],
+                  discoveries: Mapping[str, Discovery]) -> dict[str, list[BaseUse]]:
+    """Image ref → its bases as discovered now, for every rediscovered image."""
+    managed_refs = index.managed_refs()
+    out: dict[str, list[BaseUse]] = {}
+    for name, image in images.items():
+        ref = image.ref.tracked
+        discovery = discoveries.get(name)
+        facts = index.images.get(ref)
+        if discovery is None or discovery.error is not None or discovery.analysis is None:
+            raise NotIncremental(f"{name}: not discovered")
+        if facts is None or facts.name != name or image.entry.source is None:
+            raise NotIncremental(f"{name}: not in the index")
+        out[ref] = _base_uses(discovery.analysis, image.entry.source.dockerfile, managed_refs)
+    return out
+
+
+def incremental_refs(index: PlanIndex, images: Mapping[str, EnrolledImage],
+                     discoveries: Mapping[str, Discovery]) -> set[str]:
+    """The state files `plan_incremental` reads: the rediscovered images' own, and those of every image
+    or base one of them started or stopped using (their `dependents`, `children` change)."""
+    refs: set[str] = set()
+    for ref, bases in _rediscovered(index, images, discoveries).items():
+        refs.add(ref)
+        refs.update(set(index.images[ref].tracked) ^ {b.tracked for b in bases if b.tracked})
+    return refs
+
+
+def plan_incremental(index: PlanIndex, images: Mapping[str, EnrolledImage],
+                     discoveries: Mapping[str, Discovery], previous: Mapping[str, ImageState]) -> IncrementalPlan:
+    """The next state of the images in `images` (rediscovered: `discoveries`) and of the states their
+    changed edges touch, the rest of the fleet being what `index` says: the same states `plan_state`
+    would compute for them. `previous`: the state files of `incremental_refs` (those that exist).
+
+    Raises NotIncremental when the index does not cover the change (a discovery failed, a state the
+    index names has no file), and DependencyCycle when the new edges make a loop."""
+    new_bases = _rediscovered(index, images, discoveries)
+    facts: dict[str, ImageFacts] = dict(index.images)
+    states: dict[str, ImageState] = {}
+    touched_refs: set[str] = set()
+    touched_names: set[str] = set()
+    edges_moved = False
+    for image in images.values():
+        ref = image.ref.tracked
+        old = previous.get(ref)
+        if old is None or old.kind != "managed":
+            raise NotIncremental(f"{ref}: no managed state file")
+        bases = new_bases[ref]
+        discovery = discoveries[image.name]
+        states[ref] = ImageState(
+            ref=ref, kind="managed", name=image.name, enrolled_in=_where(image),
+            managed=_managed_state(image, discovery, bases), digests=old.digests, rebuilds=old.rebuilds)
+        before = index.images[ref]
+        facts[ref] = after = facts_of(states[ref], before.source)
+        touched_refs.add(ref)
+        touched_refs.update(set(before.tracked) ^ set(after.tracked))
+        touched_names.update(set(before.parents) ^ set(after.parents))
+        edges_moved = edges_moved or before.parents != after.parents
+
+    children: dict[str, set[str]] = {}
+    dependents: dict[str, set[str]] = {}
+    for item in facts.values():
+        for parent in item.parents:
+            children.setdefault(parent, set()).add(item.name)
+        for tracked in item.tracked:
+            dependents.setdefault(tracked, set()).add(item.name)
+    ref_of = {item.name: ref for ref, item in facts.items()}
+    touched_refs.update(ref_of[name] for name in touched_names)
+    if edges_moved:
+        order = build_graph({item.name: [(p, True) for p in item.parents] + [(e, False) for e in item.externals]
+                             for item in facts.values()}).topological_order()
+    else:
+        order = index.order
+
+    external = set(index.external)
+    orphans = set(index.orphans)
+    for ref in sorted(touched_refs):
+        users = sorted(dependents.get(ref, set()))
+        if ref in facts:  # a managed image: its children and dependents follow the edges
+            state = states.get(ref)
+            if state is None:
+                old = previous.get(ref)
+                if old is None or old.kind != "managed" or old.managed is None:
+                    raise NotIncremental(f"{ref}: no managed state file")
+                state = states[ref] = old.model_copy(deep=True)
+            assert state.managed is not None and state.name is not None
+            state.managed.parents = list(facts[ref].parents)
+            state.managed.children = sorted(children.get(state.name, set()))
+            state.dependents = users
+            continue
+        old = previous.get(ref)
+        if ref in external:
+            if old is None or old.kind != "external":
+                raise NotIncremental(f"{ref}: no external state file")
+            if users or old.name is not None:  # enrolled external images stay without dependents
+                states[ref] = old.model_copy(deep=True, update={"dependents": users})
+            else:  # no longer used: its file stays, as an orphan
+                external.discard(ref)
+                orphans.add(ref)
+        elif users:  # a base newly used (perhaps an orphan's file coming back, history and all)
+            external.add(ref)
+            orphans.discard(ref)
+            states[ref] = ImageState(
+                ref=ref, kind="external", warehouse=warehouse_for(parse_reference(ref), None), dependents=users,
+                digests=old.digests if old else DigestHistory(), rebuilds=old.rebuilds if old else [])
+    new_index = PlanIndex(images=facts, external=sorted(external), orphans=sorted(orphans), order=list(order))
+    return IncrementalPlan(states=dict(sorted(states.items())), index=new_index)
 
 
 def _where(image: EnrolledImage) -> str:

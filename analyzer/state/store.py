@@ -132,6 +132,18 @@ def load_states(state_dir: Path) -> dict[str, ImageState]:
     return states
 
 
+def load_state_files(state_dir: Path, refs: Iterable[str]) -> dict[str, ImageState]:
+    """The state files of these refs that exist, keyed by ref (the per-file load of an incremental run;
+    the cross-file checks of `load_states` are the full run's)."""
+    states: dict[str, ImageState] = {}
+    folder = images_dir(state_dir)
+    for ref in sorted(refs):
+        file = folder / state_filename(ref)
+        if file.exists() or file.is_symlink():
+            states[ref] = load_state_file(file)
+    return states
+
+
 def _cross_file_problems(folder: Path, states: Mapping[str, ImageState]) -> list[Problem]:
     """Names are unique, and every managed parent a state names has a state of its own."""
     problems: list[Problem] = []
