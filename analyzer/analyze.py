@@ -10,7 +10,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -330,7 +330,10 @@ class _RunCaches:
     images: LineSnapshot
     """Each managed image's enrollment alone (name → EnrolledImage JSON), keyed by the config fingerprint."""
     states: Snapshot[dict[str, ImageState]]
-    """Every state file on disk, keyed by the state signature."""
+    """Every state file on disk, keyed by the state signature (written by full runs)."""
+    states_delta: LineSnapshot
+    """The states incremental runs wrote since that snapshot (ref → ImageState JSON), keyed by
+    `snapshot signature>current signature`: the two together are every state file on disk."""
     index: Snapshot[PlanIndex]
     """The fleet's facts (state/index.py), keyed by `config fingerprint:state signature`."""
 
@@ -339,10 +342,47 @@ class _RunCaches:
         return cls(fleet=Snapshot(folder / f"{run_key}-fleet.json", version, TypeAdapter(Fleet)),
                    images=LineSnapshot(folder / f"{run_key}-images.jsonl", version),
                    states=Snapshot(folder / f"{run_key}-states.json", version, TypeAdapter(dict[str, ImageState])),
+                   states_delta=LineSnapshot(folder / f"{run_key}-states-delta.jsonl", version),
                    index=Snapshot(folder / f"{run_key}-index.json", version, TypeAdapter(PlanIndex)))
 
 
+    def states_on_disk(self, signature: str) -> dict[str, ImageState] | None:
+        """Every state file of a state directory with this signature, from the snapshot and the delta."""
+        states = self.states.get(signature)
+        if states is not None:
+            return states
+        delta = self.states_delta.read()
+        base, _, now = delta[0].partition(">") if delta else ("", "", "")
+        if delta is None or now != signature:
+            return None
+        states = self.states.get(base)
+        if states is None:
+            return None
+        try:
+            return states | {ref: _STATE.validate_json(raw) for ref, raw in delta[1].items()}
+        except ValueError:
+            return None
+
+    def record_delta(self, before: str, after: str, written: Mapping[str, ImageState]) -> None:
+        """An incremental run took the state directory from signature `before` to `after` by writing the
+        `written` states (and nothing else): extend the delta, when it or the snapshot describes `before`."""
+        delta = self.states_delta.read()
+        entries = {ref: _STATE.dump_json(state, by_alias=True) for ref, state in written.items()}
+        if delta is not None and delta[0].partition(">")[2] == before:
+            base, entries = delta[0].partition(">")[0], delta[1] | entries
+        elif self.states.key() == before:
+            base = before
+        else:
+            return
+        if len(entries) > MAX_DELTA_STATES:  # the next full run reads the state files and starts afresh
+            self.states_delta.path.unlink(missing_ok=True)
+            return
+        self.states_delta.put(f"{base}>{after}", entries)
+
+
 _ENROLLED = TypeAdapter(EnrolledImage)
+_STATE = TypeAdapter(ImageState)
+MAX_DELTA_STATES = 5000
 
 
 def _run_analyze(config: Path, state_dir: Path, cache_dir: Path, prune: bool,
@@ -376,7 +416,7 @@ def _run_analyze(config: Path, state_dir: Path, cache_dir: Path, prune: bool,
     if not caches.images.has(config_key):
         caches.images.put(config_key, {image.name: _ENROLLED.dump_json(image) for image in fleet.managed()})
     heads = resolve_heads(fleet, sources)
-    snapshot = caches.states.get(signature_before)
+    snapshot = caches.states_on_disk(signature_before)
     previous = snapshot if snapshot is not None else load_states(state_dir)
     discoveries = discover_fleet(fleet, sources, heads, progress)
     sources.save()
@@ -449,6 +489,7 @@ def _run_incremental(state_dir: Path, sources: Sources, caches: _RunCaches, last
     changed = save_states(state_dir, plan.states.values())
     signature = signature_of(rehash_entries(entries_before, changed))
     caches.index.put(f"{last['config']}:{signature}", plan.index)
+    caches.record_delta(last["state"], signature, plan.states)
     summary = index_summary(plan.index)
     record = {**last, "heads": sorted([url, ref, str(heads[(url, ref)])] for url, ref, _ in last["heads"]),
               "state": signature, "summary": summary}

@@ -186,6 +186,18 @@ class Snapshot(Generic[T]):
         except (OSError, ValueError):
             return None
 
+    def key(self) -> str | None:
+        """The key the snapshot was taken under (its header alone is read); None when there is none."""
+        try:
+            with self.path.open("rb") as handle:
+                header = json.loads(handle.readline())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(header, dict) or header.get("version") != self.version:
+            return None
+        key = header.get("key")
+        return key if isinstance(key, str) else None
+
     def put(self, key: str, value: T) -> None:
         header = json.dumps({"version": self.version, "key": key}, sort_keys=True).encode()
         data = header + b"\n" + self.adapter.dump_json(value, by_alias=True)
@@ -210,14 +222,18 @@ class LineSnapshot:
         except OSError:
             return False
 
-    def get(self, key: str) -> dict[str, bytes] | None:
-        """name → the raw JSON stored under it, when the file holds `key`; else None."""
+    def read(self) -> tuple[str, dict[str, bytes]] | None:
+        """(the key the file holds, name → the raw JSON stored under it); None when unreadable or foreign."""
         try:
             data = self.path.read_bytes()
         except OSError:
             return None
         header, _, body = data.partition(b"\n")
-        if header + b"\n" != self._header(key):
+        try:
+            meta = json.loads(header)
+        except ValueError:
+            return None
+        if not isinstance(meta, dict) or meta.get("version") != self.version or not isinstance(meta.get("key"), str):
             return None
         out: dict[str, bytes] = {}
         for line in body.splitlines():
@@ -225,7 +241,12 @@ class LineSnapshot:
             if not tab:
                 return None
             out[name.decode("utf-8", "replace")] = raw
-        return out
+        return meta["key"], out
+
+    def get(self, key: str) -> dict[str, bytes] | None:
+        """name → the raw JSON stored under it, when the file holds `key`; else None."""
+        found = self.read()
+        return found[1] if found is not None and found[0] == key else None
 
     def put(self, key: str, values: Mapping[str, bytes]) -> None:
         lines = [self._header(key)]
