@@ -14,7 +14,7 @@ from tests.support import ROOT
 
 CORE = [
     "analyzer.errors", "analyzer.regex", "analyzer.names", "analyzer.graph", "analyzer.yamlio",
-    "analyzer.config", "analyzer.discovery", "analyzer.state.model", "analyzer.state.derive",
+    "analyzer.config", "analyzer.discovery", "analyzer.state.model", "analyzer.state.derive", "analyzer.state.index",
     "analyzer.planning", "analyzer.kargo", "analyzer.rules",
 ]
 """The pure core: config, discovery, graph, state derivation, planning, the Kargo model, the rules."""
