@@ -96,7 +96,7 @@ class Sources:
         version = code_version()
         self.git = GitCache(cache_dir)
         self.blobs = BlobIndex(cache_dir / "blob-index.json", version)
-        self.parses = ParseCache(cache_dir / "parse-cache.json", version)
+        self.parses = ParseCache(cache_dir / "parse-cache.jsonl", version)
         self._urls: dict[tuple[str, Path], str] = {}
 
     def url_of(self, repo: str, root_dir: Path) -> str:

@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from analyzer.analyze import AnalyzeResult, default_cache_dir, run_analyze
 from analyzer.cli import EXIT_OK, EXIT_PARTIAL
 from analyzer.commands.options import config_option, cycle_collection_paused, json_option, state_option
 from analyzer.config.loader import load_fleet
 from analyzer.state.derive import Discovery
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def _print_summary(result: AnalyzeResult, console: Console) -> None:
@@ -49,9 +51,20 @@ def command(config: Path, state_dir: Path, cache_dir: Path | None, prune: bool, 
 
     Exit 0 when all sources were read, 1 when some failed (their state is kept), 2 on invalid input.
     """
-    console = Console(stderr=True)
     cache = cache_dir or default_cache_dir()
-    if console.is_terminal and not as_json:
+    if as_json:  # rich is not even imported: this is what jobs and benchmarks run
+        with cycle_collection_paused():
+            result = run_analyze(config, state_dir, cache, prune, None)
+        click.echo(json.dumps({**result.summary, "changed_files": [p.name for p in result.changed],
+                               "pruned": [p.name for p in result.pruned],
+                               "unchanged_inputs": result.unchanged_inputs, "replanned": result.replanned,
+                               "incremental": result.incremental}, indent=2, sort_keys=True))
+        sys.exit(EXIT_PARTIAL if result.partial else EXIT_OK)
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    console = Console(stderr=True)
+    if console.is_terminal:
         total = len(load_fleet(config).managed())
         with Progress(TextColumn("discovering"), BarColumn(), MofNCompleteColumn(),
                       TextColumn("{task.description}"), console=console, transient=True) as bar:
@@ -68,12 +81,6 @@ def command(config: Path, state_dir: Path, cache_dir: Path | None, prune: bool, 
             click.echo(f"discovered {name}: {status}", err=True)
 
         with cycle_collection_paused():
-            result = run_analyze(config, state_dir, cache, prune, None if as_json else line)
-    if as_json:
-        click.echo(json.dumps({**result.summary, "changed_files": [p.name for p in result.changed],
-                               "pruned": [p.name for p in result.pruned],
-                               "unchanged_inputs": result.unchanged_inputs, "replanned": result.replanned,
-                               "incremental": result.incremental}, indent=2, sort_keys=True))
-    else:
-        _print_summary(result, Console(highlight=False, soft_wrap=True))
+            result = run_analyze(config, state_dir, cache, prune, line)
+    _print_summary(result, Console(highlight=False, soft_wrap=True))
     sys.exit(EXIT_PARTIAL if result.partial else EXIT_OK)

@@ -70,8 +70,16 @@ class JsonCache:
             self.dirty = False
 
 
-class ParseCache(JsonCache):
-    """(blob id, build args) → DockerfileAnalysis."""
+class ParseCache:
+    """(blob id, build args) → DockerfileAnalysis, one entry per line (`LineSnapshot`): a run reads the file
+    once and validates only the entries it uses, and writes it back only when it parsed something."""
+
+    KEY = "parse-cache"
+
+    def __init__(self, path: Path, version: str) -> None:
+        self.file = LineSnapshot(path, version)
+        self.data: dict[str, bytes] = self.file.get(self.KEY) or {}
+        self.dirty = False
 
     @staticmethod
     def key(blob: str, build_args: Mapping[str, str]) -> str:
@@ -80,13 +88,18 @@ class ParseCache(JsonCache):
     def get(self, blob: str, build_args: Mapping[str, str]) -> DockerfileAnalysis | None:
         raw = self.data.get(self.key(blob, build_args))
         try:
-            return _ANALYSIS.validate_python(raw) if raw is not None else None
+            return _ANALYSIS.validate_json(raw) if raw is not None else None
         except ValueError:  # a corrupted entry is a miss
             return None
 
     def put(self, blob: str, build_args: Mapping[str, str], analysis: DockerfileAnalysis) -> None:
-        self.data[self.key(blob, build_args)] = _ANALYSIS.dump_python(analysis, mode="json")
+        self.data[self.key(blob, build_args)] = _ANALYSIS.dump_json(analysis)
         self.dirty = True
+
+    def save(self) -> None:
+        if self.dirty:
+            self.file.put(self.KEY, self.data)
+            self.dirty = False
 
 
 class BlobIndex(JsonCache):
@@ -236,7 +249,7 @@ class LineSnapshot:
         if not isinstance(meta, dict) or meta.get("version") != self.version or not isinstance(meta.get("key"), str):
             return None
         out: dict[str, bytes] = {}
-        for line in body.splitlines():
+        for line in body.split(b"\n")[:-1] if body else []:
             name, tab, raw = line.partition(b"\t")
             if not tab:
                 return None
