@@ -24,17 +24,27 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import git
-
 from analyzer.config.model import redact_url
+
+if TYPE_CHECKING:
+    import git
 
 _USERINFO_RE = re.compile(r"(\w+://)[^/\s@]+@")
 _SHA_RE = re.compile(r"[0-9a-f]{40}")
 _SYMLINK_MODE = 0o120000
-_GIT_ERRORS = (git.GitCommandError, git.NoSuchPathError, git.InvalidGitRepositoryError, ValueError, git.BadName,
-               git.exc.UnsafeOptionError, git.exc.UnsafeProtocolError, OSError)
+
+
+def _git_errors(*more: type[Exception]) -> tuple[type[Exception], ...]:
+    """What a failing git operation raises. A function, so that GitPython is imported only when it is used
+    (local repositories are read without it: ref files and `git cat-file --batch`); an `except` clause
+    evaluates it only while matching an exception."""
+    import git
+
+    return (git.GitCommandError, git.NoSuchPathError, git.InvalidGitRepositoryError, ValueError, git.BadName,
+            git.exc.UnsafeOptionError, git.exc.UnsafeProtocolError, OSError, *more)
 
 
 class SourceError(Exception):
@@ -105,6 +115,8 @@ class GitCache:
 
     def _open_mirror(self, url: str, path: Path) -> git.Repo | None:
         """The mirror at `path` when it is a usable mirror of `url`; a broken one is removed."""
+        import git
+
         if not path.exists() and not path.is_symlink():
             return None
         try:
@@ -112,13 +124,15 @@ class GitCache:
             if repo.bare and repo.git.config("--get", "remote.origin.url") == url:
                 return repo
             repo.close()
-        except (*_GIT_ERRORS, git.GitError):
+        except _git_errors(git.GitError):
             pass
         _remove(path)
         return None
 
     def _clone(self, url: str, path: Path) -> git.Repo:
         """Clone into a temporary folder next to `path`, then rename: `path` is whole or absent."""
+        import git
+
         for stale in self.cache_dir.glob(f".{path.name}.*.tmp"):  # clones killed before their rename
             _remove(stale)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=self.cache_dir))
@@ -139,10 +153,12 @@ class GitCache:
                 fast = _branch_from_ref_files(path, ref)
                 if fast is not None:
                     return fast
+                import git
+
                 with git.Repo(path) as local:
                     return _local_head(local, ref)
             refs = self._ls_remote(url)
-        except _GIT_ERRORS as exc:
+        except _git_errors() as exc:
             raise SourceError(f"cannot read {redact_url(url)}: {_detail(exc)}") from None
         for name in (f"refs/heads/{ref}", f"refs/tags/{ref}^{{}}", f"refs/tags/{ref}", ref):
             if name in refs:
@@ -150,6 +166,8 @@ class GitCache:
         raise SourceError(f"ref {ref!r} not found in {redact_url(url)}")
 
     def _ls_remote(self, url: str) -> dict[str, str]:
+        import git
+
         with self._lock(url):
             if url not in self._remote_refs:
                 if url.startswith("-"):  # the config refuses these; never let git read a URL as an option
@@ -177,7 +195,7 @@ class GitCache:
                         repo = self._clone(url, path)
                     else:
                         repo.git.fetch("--prune", "--force", "--tags", "origin", "+refs/heads/*:refs/heads/*")
-            except _GIT_ERRORS as exc:
+            except _git_errors() as exc:
                 raise SourceError(f"cannot fetch {redact_url(url)}: {_detail(exc)}") from None
             self._repos[url] = repo
             if not _has_commit(repo, commit):
@@ -365,6 +383,8 @@ def _remove(path: Path) -> None:
 
 def _local_head(repo: git.Repo, ref: str) -> str:
     """A branch is read from the ref files directly (no `cat-file` process); anything else via rev-parse."""
+    import git
+
     try:
         return str(git.SymbolicReference.dereference_recursive(repo, f"refs/heads/{ref}"))
     except (ValueError, OSError):
@@ -373,6 +393,8 @@ def _local_head(repo: git.Repo, ref: str) -> str:
 
 def _has_commit(repo: git.Repo, commit: str) -> bool:
     """Packed objects count too (the loose-object check `odb.has_object` would miss them)."""
+    import git
+
     try:
         repo.odb.info(bytes.fromhex(commit))
     except (ValueError, git.BadObject, git.GitCommandError):
