@@ -6,6 +6,10 @@
 - The whole run is fingerprinted (the bytes of the root file and every included file, every source's
   resolved commit, the state files' contents): when nothing moved, `analyze` writes nothing and re-uses
   the last summary. Contents, not size and mtime: an in-place edit that keeps both is still seen.
+
+Every cache file is written atomically (whole or absent) but without fsync: each entry is keyed by what
+it was computed from (blob ids, commits, the config and state fingerprints), so a file lost or left old
+by a crash is a cold or stale cache, never a wrong answer. The state files themselves are durable.
 """
 
 from __future__ import annotations
@@ -66,7 +70,8 @@ class JsonCache:
 
     def save(self) -> None:
         if self.dirty:
-            write_atomic(self.path, json.dumps({"version": self.version, "data": self.data}, sort_keys=True))
+            write_atomic(self.path, json.dumps({"version": self.version, "data": self.data}, sort_keys=True),
+                         durable=False)
             self.dirty = False
 
 
@@ -214,7 +219,7 @@ class Snapshot(Generic[T]):
     def put(self, key: str, value: T) -> None:
         header = json.dumps({"version": self.version, "key": key}, sort_keys=True).encode()
         data = header + b"\n" + self.adapter.dump_json(value, by_alias=True)
-        write_atomic_bytes(self.path, data)
+        write_atomic_bytes(self.path, data, durable=False)
 
 
 class LineSnapshot:
@@ -267,4 +272,4 @@ class LineSnapshot:
             if b"\n" in raw or "\t" in name or "\n" in name:
                 raise ValueError(f"{name!r}: a name holds no tab or newline, a value is one line of JSON")
             lines.append(name.encode() + b"\t" + raw + b"\n")
-        write_atomic_bytes(self.path, b"".join(lines))
+        write_atomic_bytes(self.path, b"".join(lines), durable=False)
