@@ -470,14 +470,20 @@ def _run_incremental(state_dir: Path, sources: Sources, caches: _RunCaches, last
                     _ENROLLED.validate_json(enrolled[facts.name]))
     except (KeyError, ValueError):
         return None
+    if 2 * sum(len(members) for members in groups.values()) > len(index.images):
+        return None  # most of the fleet moved: reading it from the snapshots is cheaper than file by file
+
+    def one_repository(item: tuple[tuple[str, str], list[EnrolledImage]]) -> list[Discovery]:
+        (url, commit), members = item
+        return sources.discover_many(url, commit, members)
+
     images: dict[str, EnrolledImage] = {}
     discoveries: dict[str, Discovery] = {}
-    for (url, commit), members in groups.items():
-        for image, discovery in zip(members, sources.discover_many(url, commit, members), strict=True):
-            images[image.name] = image
-            discoveries[image.name] = discovery
-            if progress:
-                progress(image.name, discovery)
+    with ThreadPoolExecutor(max_workers=MAX_PARALLEL_FETCHES) as pool:
+        for members, found in zip(groups.values(), pool.map(one_repository, groups.items()), strict=True):
+            for image, discovery in zip(members, found, strict=True):
+                images[image.name] = image
+                discoveries[image.name] = discovery
     sources.save()
     if any(d.error is not None for d in discoveries.values()):
         return None
@@ -486,6 +492,9 @@ def _run_incremental(state_dir: Path, sources: Sources, caches: _RunCaches, last
         plan = plan_incremental(index, images, discoveries, previous)
     except (NotIncremental, DependencyCycle, InputError):
         return None
+    if progress:  # only now: after a fallback, the full run reports every image once
+        for name, discovery in discoveries.items():
+            progress(name, discovery)
     changed = save_states(state_dir, plan.states.values())
     signature = signature_of(rehash_entries(entries_before, changed))
     caches.index.put(f"{last['config']}:{signature}", plan.index)

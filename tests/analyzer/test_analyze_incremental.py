@@ -223,3 +223,21 @@ def test_the_cli_reports_what_was_replanned(fleet: Fleet) -> None:
     out = yaml.safe_load(result.output)
     assert result.exit_code == 0 and out["incremental"] is True
     assert 0 < out["replanned"] < out["managed"] and out["changed_files"]
+
+
+def test_when_most_of_the_fleet_moved_the_whole_fleet_is_planned(fleet: Fleet, tmp_path: Path) -> None:
+    warm, _ = warm_vs_full(fleet, tmp_path, lambda: fleet.commit({i: f"FROM alpine:3.{i}\n" for i in (0, 1, 2)}))
+    assert not warm.incremental  # three of four repositories: file-by-file loading would not pay
+    warm, _ = warm_vs_full(fleet, tmp_path, lambda: fleet.commit({i: f"FROM debian:{i}\n" for i in (0, 1)}))
+    assert warm.incremental and warm.replanned >= DOCKERFILES // 2
+
+
+def test_progress_reports_each_rediscovered_image_once(fleet: Fleet) -> None:
+    fleet.commit({3: "FROM python:3.13-slim\n"})
+    seen: list[str] = []
+    result = run_analyze(fleet.config, fleet.state, fleet.cache, progress=lambda name, _: seen.append(name))
+    assert result.incremental and sorted(seen) == [f"img-{i:05d}" for i in range(3, DOCKERFILES, REPOS)]
+    fleet.commit({3: None})  # a failing source: the incremental attempt falls back, nothing is reported twice
+    seen.clear()
+    result = run_analyze(fleet.config, fleet.state, fleet.cache, progress=lambda name, _: seen.append(name))
+    assert not result.incremental and result.partial and len(seen) == len(set(seen)) == DOCKERFILES
