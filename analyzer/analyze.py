@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import os
 from collections.abc import Callable, Iterator, Mapping
@@ -93,11 +94,20 @@ class Sources:
     """Git mirrors plus the blob index and parse cache that make warm runs cheap."""
 
     def __init__(self, cache_dir: Path) -> None:
-        version = code_version()
+        self.cache_dir = cache_dir
+        self.version = code_version()
         self.git = GitCache(cache_dir)
-        self.blobs = BlobIndex(cache_dir / "blob-index.json", version)
-        self.parses = ParseCache(cache_dir / "parse-cache.jsonl", version)
         self._urls: dict[tuple[str, Path], str] = {}
+
+    @functools.cached_property
+    def blobs(self) -> BlobIndex:
+        """Read on first use: a run where nothing moved never needs it."""
+        return BlobIndex(self.cache_dir / "blob-index.json", self.version)
+
+    @functools.cached_property
+    def parses(self) -> ParseCache:
+        """Read on first use: a run where nothing moved never needs it."""
+        return ParseCache(self.cache_dir / "parse-cache.jsonl", self.version)
 
     def url_of(self, repo: str, root_dir: Path) -> str:
         """The repository URL as configured, local paths made absolute; memoized for the run (many images
@@ -107,9 +117,14 @@ class Sources:
             self._urls[key] = resolve_repo_url(repo, root_dir)
         return self._urls[key]
 
+    def load_caches(self) -> None:
+        """Read both caches now, before threads use them (each is read once)."""
+        self.blobs.data, self.parses.data  # noqa: B018
+
     def save(self) -> None:
-        self.blobs.save()
-        self.parses.save()
+        for loaded in ("blobs", "parses"):
+            if loaded in self.__dict__:
+                getattr(self, loaded).save()
 
     def cached(self, image: EnrolledImage, commit: str) -> Discovery | None:
         """The discovery of an unchanged Dockerfile, from the caches alone (no git, no parsing)."""
@@ -208,6 +223,7 @@ def discover_fleet(fleet: Fleet, sources: Sources, heads: dict[tuple[str, str], 
     """Cache hits are answered inline; the Dockerfiles that need git go to the thread pool, one task per
     repository commit (one batched git read each, not one per file)."""
     root_dir = Path(fleet.root).parent
+    sources.load_caches()
     results: dict[str, Discovery] = {}
     pending: list[tuple[EnrolledImage, str, str]] = []
     for image in fleet.managed():
@@ -389,7 +405,7 @@ def _run_analyze(config: Path, state_dir: Path, cache_dir: Path, prune: bool,
                  progress: Progress | None) -> AnalyzeResult:
     remove_stale_temp_files(state_dir)
     sources = Sources(cache_dir)
-    last_runs = JsonCache(cache_dir / "last-runs.json", code_version())
+    last_runs = JsonCache(cache_dir / "last-runs.json", sources.version)
     run_key = hashlib.sha256(f"{config.resolve()}\0{state_dir.resolve()}".encode()).hexdigest()[:16]
     last = _valid_last_run(last_runs.data.get(run_key))
     entries_before = state_entries(images_dir(state_dir))  # read once: nothing writes state until below
@@ -479,6 +495,7 @@ def _run_incremental(state_dir: Path, sources: Sources, caches: _RunCaches, last
 
     images: dict[str, EnrolledImage] = {}
     discoveries: dict[str, Discovery] = {}
+    sources.load_caches()
     with ThreadPoolExecutor(max_workers=MAX_PARALLEL_FETCHES) as pool:
         for members, found in zip(groups.values(), pool.map(one_repository, groups.items()), strict=True):
             for image, discovery in zip(members, found, strict=True):
