@@ -45,7 +45,7 @@ from analyzer.state.derive import (
     plan_incremental,
     plan_state,
 )
-from analyzer.state.index import PlanIndex, facts_of, index_of, index_summary, summary_of
+from analyzer.state.index import PlanIndex, index_of, index_summary, summary_of
 from analyzer.state.model import ImageState
 from analyzer.state.store import (
     images_dir,
@@ -85,9 +85,11 @@ class AnalyzeResult:
         return bool(self.summary["errors"])
 
 
-def summarize(plan: StatePlan) -> dict[str, Any]:
-    return summary_of([facts_of(s) for s in plan.managed if s.managed], len(plan.external), plan.failed,
-                      plan.orphans, plan.graph.topological_order())
+def summarize(plan: StatePlan, index: PlanIndex | None = None) -> dict[str, Any]:
+    """The run's summary; from `index` (the plan's, already built) when given, so facts are derived once."""
+    if index is None:
+        index = index_of(plan.states.values(), plan.orphans, plan.graph.topological_order(), {})
+    return summary_of(index.images.values(), len(plan.external), plan.failed, plan.orphans, index.order)
 
 
 class Sources:
@@ -270,8 +272,8 @@ def _heads_now(last: dict[str, Any], config: Path, state_signature_now: str, sou
     """Every source ref of the last complete run resolved again, when its config files and state files are
     unchanged (else None: the whole fleet must be planned).
 
-    Costs a hash of the config files, one ref lookup per repository and a stat per state file;
-    no YAML is parsed and nothing is fetched.
+    Costs a hash of the config files and one ref lookup per repository (the state files were hashed by
+    the caller); no YAML is parsed and nothing is fetched.
     """
     try:
         if _config_fingerprint(config, last["include"]) != last["config"]:
@@ -361,7 +363,6 @@ class _RunCaches:
                    states_delta=LineSnapshot(folder / f"{run_key}-states-delta.jsonl", version),
                    index=Snapshot(folder / f"{run_key}-index.json", version, TypeAdapter(PlanIndex)))
 
-
     def states_on_disk(self, signature: str) -> dict[str, ImageState] | None:
         """Every state file of a state directory with this signature, from the snapshot and the delta."""
         states = self.states.get(signature)
@@ -430,7 +431,8 @@ def _run_analyze(config: Path, state_dir: Path, cache_dir: Path, prune: bool,
     if not last or config_key != last["config"]:
         caches.fleet.put(config_key, fleet)
     if not caches.images.has(config_key):
-        caches.images.put(config_key, {image.name: _ENROLLED.dump_json(image) for image in fleet.managed()})
+        caches.images.put(config_key, {image.name: _ENROLLED.dump_json(image, by_alias=True)
+                                       for image in fleet.managed()})
     heads = resolve_heads(fleet, sources)
     snapshot = caches.states_on_disk(signature_before)
     previous = snapshot if snapshot is not None else load_states(state_dir)
@@ -443,16 +445,17 @@ def _run_analyze(config: Path, state_dir: Path, cache_dir: Path, prune: bool,
     # Files match the snapshot exactly (same signature), so an equal state need not be rendered again.
     changed = save_states(state_dir, plan.states.values(), snapshot)
     pruned = remove_states(state_dir, plan.orphans) if prune else []
-    result = AnalyzeResult(summary=summarize(plan), changed=changed, pruned=pruned, replanned=len(plan.states))
+    root_dir = Path(fleet.root).parent
+    index = index_of(plan.states.values(), [] if prune else plan.orphans, plan.graph.topological_order(),
+                     {image.name: _image_source(image, root_dir, sources) for image in fleet.managed()})
+    result = AnalyzeResult(summary=summarize(plan, index), changed=changed, pruned=pruned,
+                           replanned=len(plan.states))
     if not result.partial:
         signature = signature_of(rehash_entries(entries_before or {}, [*changed, *pruned])) \
             if entries_before is not None else signature_of(state_entries(images_dir(state_dir)))
         on_disk = {ref: previous[ref] for ref in plan.orphans if not prune} | plan.states
         caches.states.put(signature, on_disk)
-        root_dir = Path(fleet.root).parent
-        caches.index.put(f"{config_key}:{signature}", index_of(
-            plan.states.values(), [] if prune else plan.orphans, result.summary["order"],
-            {image.name: _image_source(image, root_dir, sources) for image in fleet.managed()}))
+        caches.index.put(f"{config_key}:{signature}", index)
         last_runs.data[run_key] = {
             "config": config_key, "include": fleet.include,
             "heads": sorted([url, ref, commit] for (url, ref), commit in heads.items()),
@@ -480,6 +483,8 @@ def _run_incremental(state_dir: Path, sources: Sources, caches: _RunCaches, last
     groups: dict[tuple[str, str], list[EnrolledImage]] = {}
     try:
         for facts in index.images.values():
+            if facts.source is None:
+                return None
             if facts.source in moved:
                 url, ref = facts.source
                 groups.setdefault((url, str(heads[(url, ref)])), []).append(

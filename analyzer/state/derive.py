@@ -263,6 +263,8 @@ def plan_incremental(index: PlanIndex, images: Mapping[str, EnrolledImage],
         for tracked in item.tracked:
             dependents.setdefault(tracked, set()).add(item.name)
     ref_of = {item.name: ref for ref, item in facts.items()}
+    if touched_names - ref_of.keys():
+        raise NotIncremental(f"parents not in the index: {sorted(touched_names - ref_of.keys())[:3]}")
     touched_refs.update(ref_of[name] for name in touched_names)
     if edges_moved:
         order = build_graph({item.name: [(p, True) for p in item.parents] + [(e, False) for e in item.externals]
