@@ -36,6 +36,8 @@ def _print_summary(result: AnalyzeResult, console: Console) -> None:
         verb = "removed" if result.pruned else "orphan (use --prune to remove)"
         console.print(f"  {verb}: {orphan}", highlight=False, markup=False)
     note = " (nothing moved since the last run)" if result.unchanged_inputs else ""
+    if result.incremental:
+        note = f" (incremental: {result.replanned} states re-planned, the rest unchanged)"
     console.print(f"state files changed: {len(result.changed)}{note}", highlight=False)
 
 

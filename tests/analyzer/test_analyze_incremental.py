@@ -7,6 +7,7 @@ copy of the state as it was before the change; the two state trees must be byte-
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -241,3 +242,11 @@ def test_progress_reports_each_rediscovered_image_once(fleet: Fleet) -> None:
     seen.clear()
     result = run_analyze(fleet.config, fleet.state, fleet.cache, progress=lambda name, _: seen.append(name))
     assert not result.incremental and result.partial and len(seen) == len(set(seen)) == DOCKERFILES
+
+
+def test_the_text_summary_says_the_run_was_incremental(fleet: Fleet) -> None:
+    fleet.commit({2: "FROM node:22-slim\n"})
+    result = invoke("analyze", "--config", str(fleet.config), "--state", str(fleet.state), "--cache", str(fleet.cache))
+    found = re.search(r"state files changed: (\d+) \(incremental: (\d+) states re-planned", result.output)
+    assert result.exit_code == 0 and found, result.output
+    assert 0 < int(found[1]) <= int(found[2]) < DOCKERFILES
