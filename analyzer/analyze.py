@@ -430,7 +430,8 @@ def _run_analyze(config: Path, state_dir: Path, cache_dir: Path, prune: bool,
     config_key = _config_fingerprint(config, fleet.include)
     if not last or config_key != last["config"]:
         caches.fleet.put(config_key, fleet)
-    if not caches.images.has(config_key):
+    stored = caches.images.get(config_key)
+    if stored is None or stored.keys() != {image.name for image in fleet.managed()}:
         caches.images.put(config_key, {image.name: _ENROLLED.dump_json(image, by_alias=True)
                                        for image in fleet.managed()})
     heads = resolve_heads(fleet, sources)
@@ -489,7 +490,8 @@ def _run_incremental(state_dir: Path, sources: Sources, caches: _RunCaches, last
                 url, ref = facts.source
                 groups.setdefault((url, str(heads[(url, ref)])), []).append(
                     _ENROLLED.validate_json(enrolled[facts.name]))
-    except (KeyError, ValueError):
+    except (KeyError, ValueError):  # damaged: the full run this falls back to writes it anew
+        caches.images.path.unlink(missing_ok=True)
         return None
     if 2 * sum(len(members) for members in groups.values()) > len(index.images):
         return None  # most of the fleet moved: reading it from the snapshots is cheaper than file by file

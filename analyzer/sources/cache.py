@@ -233,13 +233,6 @@ class LineSnapshot:
     def _header(self, key: str) -> bytes:
         return json.dumps({"version": self.version, "key": key}, sort_keys=True).encode() + b"\n"
 
-    def has(self, key: str) -> bool:
-        try:
-            with self.path.open("rb") as handle:
-                return handle.readline() == self._header(key)
-        except OSError:
-            return False
-
     def read(self) -> tuple[str, dict[str, bytes]] | None:
         """(the key the file holds, name → the raw JSON stored under it); None when unreadable or foreign."""
         try:

@@ -250,3 +250,36 @@ def test_the_text_summary_says_the_run_was_incremental(fleet: Fleet) -> None:
     found = re.search(r"state files changed: (\d+) \(incremental: (\d+) states re-planned", result.output)
     assert result.exit_code == 0 and found, result.output
     assert 0 < int(found[1]) <= int(found[2]) < DOCKERFILES
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "empty", "foreign-version", "wrong-shape", "bad-values"])
+def test_damaged_incremental_caches_are_a_cold_cache(fleet: Fleet, tmp_path: Path, damage: str) -> None:
+    warm_vs_full(fleet, tmp_path, lambda: fleet.commit({1: "FROM alpine:3.20\n"}))  # makes a states delta
+    snapshots = fleet.cache / "snapshots"
+    damaged = [*snapshots.glob("*-index.json"), *snapshots.glob("*.jsonl"), fleet.cache / "parse-cache.jsonl"]
+    assert {p.name.split("-", 1)[1] for p in damaged if p.parent == snapshots} == {
+        "index.json", "images.jsonl", "states-delta.jsonl"}
+
+    def break_caches() -> None:
+        for path in damaged:
+            data = path.read_bytes()
+            header, _, body = data.partition(b"\n")
+            if damage == "bad-values":  # every name still there, every value broken; the index intact
+                if path.suffix == ".jsonl":
+                    path.write_bytes(header + b"\n" + b"".join(line.partition(b"\t")[0] + b"\t{}\n"
+                                                              for line in body.splitlines()))
+                continue
+            path.write_bytes({
+                "garbage": b"{not json\n\x00\t\n",
+                "truncated": data[: len(data) // 2],
+                "empty": b"",
+                "foreign-version": header.replace(b'"version": "', b'"version": "0') + b"\n" + body,
+                "wrong-shape": header + b"\n" + (b'{"images": 1}' if path.suffix == ".json"
+                                                else b"x\t[1]\nnot-a-line\n"),
+            }[damage])
+        fleet.commit({5: "FROM alpine:3.21\n"})
+
+    warm, _ = warm_vs_full(fleet, tmp_path, break_caches)
+    assert not warm.partial
+    warm, _ = warm_vs_full(fleet, tmp_path, lambda: fleet.commit({5: "FROM alpine:3.22\n"}))
+    assert warm.incremental  # the next run has whole caches again
