@@ -10,9 +10,11 @@ are read (a FIFO or device named `*.yaml` must not hang a command).
 from __future__ import annotations
 
 import ctypes
+import errno
 import functools
 import os
 import re
+import secrets
 import stat
 import tempfile
 from pathlib import Path
@@ -151,17 +153,17 @@ class _NotPlain(Exception):
 _TAG = "tag:yaml.org,2002:"
 
 
-def _construct(loader: Any, root: yaml.Node) -> Any:
+def _construct(loader: Any, root: yaml.Node) -> tuple[Any, bool]:
     """`loader.construct_document(root)`, built directly when the document holds only mappings, sequences,
     strings, ints, bools and nulls, no node twice and no key twice in a mapping (the state files and
     images.yaml): the same values without PyYAML's per-node constructor machinery, and without walking the
     nodes for their lines (`_positions`), which nothing needs unless something is wrong. Anything else is
     checked by `_positions` (a key given twice, too many aliases) before PyYAML constructs it."""
     try:
-        return _build_plain(loader, root, set())
+        return _build_plain(loader, root, set()), True
     except _NotPlain:
         _positions(root)
-        return loader.construct_document(root)
+        return loader.construct_document(root), False
     except Exception:
         _positions(root)  # a key given twice or too many aliases is what is reported, as before
         raise
@@ -202,22 +204,50 @@ class LocatedDocument:
     """A parsed YAML document plus the line of every value in it, worked out from its nodes when first asked
     for (only an error message needs a line)."""
 
-    def __init__(self, file: Path, data: Any, root: yaml.Node | None) -> None:
+    def __init__(self, file: Path, data: Any, root: yaml.Node | None, plain: bool = False) -> None:
         self.file = file
         self.data = data
         self._root = root
+        self._plain = plain
+        """No node appears twice and no key twice in a mapping: a path names one node, found by walking."""
 
     @functools.cached_property
     def lines(self) -> dict[Path_, int]:
         return _positions(self._root) if self._root is not None else {}
 
     def line_of(self, path: Path_) -> int | None:
-        """Line of the deepest known prefix of `path` (pydantic locations may go below YAML nodes)."""
+        """Line of the deepest known prefix of `path` (pydantic locations may go below YAML nodes).
+
+        In a plain document the path is followed through the nodes (what `lines` would say, without
+        mapping every value's line first: loading images.yaml names the line of each of its images)."""
+        if self._plain and self._root is not None:
+            return _line_by_walking(self._root, path)
         for cut in range(len(path), -1, -1):
             line = self.lines.get(tuple(path[:cut]))
             if line is not None:
                 return line
         return None
+
+
+def _line_by_walking(root: yaml.Node, path: Path_) -> int:
+    """`_positions(root)`'s line for the deepest prefix of `path` that names a node: a mapping key's own
+    line, a sequence item's first line (only for documents where no node appears twice)."""
+    node, line = root, root.start_mark.line + 1
+    for part in path:
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
+                if key == part:
+                    node, line = value_node, key_node.start_mark.line + 1
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
 
 
 def load_located(file: Path) -> LocatedDocument:
@@ -234,7 +264,7 @@ def load_located(file: Path) -> LocatedDocument:
     loader = _SafeLoader(text)
     try:
         node = loader.get_single_node()
-        data = _construct(loader, node) if node is not None else None
+        data, plain = _construct(loader, node) if node is not None else (None, False)
     except DuplicateKey as exc:
         raise InputError.single(file, str(exc), exc.line) from None
     except yaml.MarkedYAMLError as exc:
@@ -244,7 +274,7 @@ def load_located(file: Path) -> LocatedDocument:
         raise InputError.single(file, f"invalid YAML: {exc}") from None
     finally:
         loader.dispose()
-    return LocatedDocument(file, data, node)
+    return LocatedDocument(file, data, node, plain)
 
 
 class _NoAliasDumper(_SafeDumper):  # type: ignore[valid-type,misc]
@@ -444,6 +474,21 @@ def _syncfs(fd: int) -> None:
         raise OSError(err, os.strerror(err))
 
 
+def _create_temp(path: Path, token: str) -> tuple[str, int]:
+    """A new temp file beside `path`, named like mkstemp's (`.<name>.<8 characters>.tmp`, mode 0600) but
+    from a per-batch random token plus a counter instead of fresh randomness per file (mkstemp's name
+    generator was a tenth of writing 10,000 state files); mkstemp's own name if that one is taken or, past
+    65,536 files in a batch, too long."""
+    tmp = str(path.parent / f".{path.name}.{token}.tmp")
+    try:
+        return tmp, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        if not isinstance(exc, FileExistsError) and exc.errno != errno.ENAMETOOLONG:
+            raise
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        return tmp, fd
+
+
 def write_atomic_many(files: list[tuple[Path, bytes]]) -> None:
     """Write many files atomically with one durability barrier for the whole batch.
 
@@ -453,26 +498,52 @@ def write_atomic_many(files: list[tuple[Path, bytes]]) -> None:
     that `remove_stale_temp_files` cleans up; the same guarantee `write_atomic_bytes` gives per file,
     at the cost of one sync instead of two fsyncs per file.
     """
-    if not files:
-        return
+    commit_temp_files(write_temp_files(files, new_batch_token()))
+
+
+def new_batch_token() -> str:
+    return secrets.token_hex(2)
+
+
+def write_temp_files(files: list[tuple[Path, bytes]], token: str, start: int = 0) -> list[tuple[str, Path]]:
+    """The first half of `write_atomic_many`: each file's bytes in a new temp file beside it (named from the
+    batch's `token` and the file's number in the batch, counted from `start`), nothing renamed yet; on
+    failure no temp file of this call is left."""
     temps: list[tuple[str, Path]] = []
+    folders: set[Path] = set()
     try:
-        for path, data in files:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        for index, (path, data) in enumerate(files):
+            if path.parent not in folders:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                folders.add(path.parent)
+            tmp, fd = _create_temp(path, f"{token}{start + index:x}")
             temps.append((tmp, path))
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
-        barrier = os.open(files[0][0].parent, os.O_RDONLY)
+    except BaseException:
+        for tmp, _ in temps:
+            Path(tmp).unlink(missing_ok=True)
+        raise
+    return temps
+
+
+def commit_temp_files(temps: list[tuple[str, Path]]) -> None:
+    """The second half of `write_atomic_many`: one sync, then every rename, then one fsync per folder; on
+    failure the temp files not yet renamed are removed."""
+    if not temps:
+        return
+    try:
+        barrier = os.open(temps[0][1].parent, os.O_RDONLY)
         try:
             _syncfs(barrier)
         finally:
             os.close(barrier)
-        while temps:
-            tmp, path = temps[-1]
+        pending = list(temps)
+        while pending:
+            tmp, path = pending[-1]
             os.replace(tmp, path)
-            temps.pop()
-        for folder in sorted({path.parent for path, _ in files}):
+            pending.pop()
+        for folder in sorted({path.parent for _, path in temps}):
             dir_fd = os.open(folder, os.O_RDONLY)
             try:
                 os.fsync(dir_fd)

@@ -64,6 +64,12 @@ class JsonCache:
         if not isinstance(self.data, dict):
             self.data = {}
 
+    def merge(self, entries: dict[str, Any]) -> None:
+        """Entries another process added (see analyzer/workers.py)."""
+        if entries:
+            self.data.update(entries)
+            self.dirty = True
+
     def save(self) -> None:
         if self.dirty:
             write_atomic(self.path, json.dumps({"version": self.version, "data": self.data}, sort_keys=True))

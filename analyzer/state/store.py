@@ -17,7 +17,16 @@ from analyzer.discovery.reference import InvalidReference, parse_reference
 from analyzer.errors import InputError, Problem, validation_problems
 from analyzer.names import is_dns_label
 from analyzer.state.model import ImageState, state_filename
-from analyzer.yamlio import LocatedDocument, dump_stable, load_located, unchanged, write_atomic, write_atomic_many
+from analyzer.yamlio import (
+    LocatedDocument,
+    commit_temp_files,
+    dump_stable,
+    load_located,
+    new_batch_token,
+    unchanged,
+    write_atomic,
+    write_temp_files,
+)
 
 STATE_SUBDIR = "images"
 
@@ -190,21 +199,33 @@ def save_states(state_dir: Path, states: Iterable[ImageState],
     """Write every state; return the files that changed.
 
     A state equal to its `previous` version (as loaded from the same directory) is not even rendered.
-    The changed files are written as one batch (`write_atomic_many`): each atomically, all made durable
-    by one sync before any is renamed into place.
+    The changed files are written as one batch (`write_atomic_many`'s two halves): each atomically, all
+    made durable by one sync before any is renamed into place. (`analyze` shares the rendering and the
+    temp files of a big batch with a forked process: `states_to_write`, `stage_states`, `commit_temp_files`.)
     """
-    changed: list[tuple[Path, bytes]] = []
+    temps = stage_states(states_to_write(state_dir, states, previous), new_batch_token())
+    commit_temp_files(temps)
+    return [path for _, path in temps]
+
+
+def states_to_write(state_dir: Path, states: Iterable[ImageState],
+                    previous: Mapping[str, ImageState] | None = None) -> list[tuple[Path, ImageState]]:
+    """Each state with its file, except those equal to their `previous` version whose file exists."""
     previous = previous or {}
     folder = images_dir(state_dir)
-    for state in states:
-        path = folder / state_filename(state.ref)
-        if previous.get(state.ref) == state and path.exists():
-            continue
+    todo = [(folder / state_filename(state.ref), state) for state in states]
+    return [(path, state) for path, state in todo if not (previous.get(state.ref) == state and path.exists())]
+
+
+def stage_states(todo: list[tuple[Path, ImageState]], token: str, start: int = 0) -> list[tuple[str, Path]]:
+    """Render each state and write the changed ones to temp files (numbered from `start` in the batch
+    `token`); nothing is renamed into place yet."""
+    files = []
+    for path, state in todo:
         text = render_state(state)
         if not unchanged(path, text):
-            changed.append((path, text.encode("utf-8")))
-    write_atomic_many(changed)
-    return [path for path, _ in changed]
+            files.append((path, text.encode("utf-8")))
+    return write_temp_files(files, token, start)
 
 
 def remove_states(state_dir: Path, refs: Iterable[str]) -> list[Path]:
