@@ -96,10 +96,14 @@ def check_depth(text: str) -> None:
     """Refuse nesting deeper than MAX_DEPTH before libyaml's composer sees it.
 
     Block nesting on a line is bounded by its indentation plus `-`/`?` indicators, flow nesting by the
-    number of `[` and `{`; only when that cheap bound is too high are the parser's events counted
+    number of `[` and `{` (`_flow_weight`), or more tightly by `_flow_depth_bound`; only when that bound
+    is too high are the parser's events counted
     (libyaml's parser keeps an explicit stack: only its composer recurses)."""
-    bound = text.count("[") + text.count("{") + max(map(len, _BLOCK_PREFIX_RE.findall(text)), default=0) + 2
-    if bound <= MAX_DEPTH:
+    block = max(map(len, _BLOCK_PREFIX_RE.findall(text)), default=0) + 2
+    if _flow_weight(text) + block <= MAX_DEPTH:
+        return
+    flow = _flow_depth_bound(text)
+    if flow is not None and flow + block <= MAX_DEPTH:
         return
     depth = 0
     for event in yaml.parse(text, Loader=_SafeLoader):
@@ -109,6 +113,78 @@ def check_depth(text: str) -> None:
                 raise TooDeep(event.start_mark.line + 1 if event.start_mark else 1)
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
+
+
+_LINE_BREAK_RE = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+_FLOW_CHARS_RE = re.compile(r"[\[\]{}'\"#]")
+_BLOCK_NODE_QUOTE_RE = re.compile(r"""(?:^[ \t]*(?:[-?][ \t]+)*|:[ \t]+)(?:'(?:[^']|'')*'|"(?:[^"\\]|\\.)*")""")
+_BLOCK_NODE_OPEN_QUOTE_RE = re.compile(r"""(?:^[ \t]*(?:[-?][ \t]+)*|:[ \t]+)['"]""")
+_COMMENT_RE = re.compile(r"(?:^|[ \t])#.*")
+
+
+def _flow_depth_bound(text: str) -> int | None:
+    """An upper bound of the flow nesting (`[`, `{`) in `text` that is tight for the usual one-line flow
+    collections (`platforms: [linux/amd64]`, `webhook: {url: '…'}`), or None when unsure.
+
+    A line that starts outside any flow collection (the bound so far is 0) has its quoted scalars removed
+    where one must start (a block item or a value after `: `) and its comment cut; if what is left holds no
+    quote or `#` and its brackets balance (never below zero, zero at the end), the line nests at most as deep as
+    its brackets count and ends outside any flow collection (a bracket inside a plain scalar, the only kind
+    left, stands where no flow collection is open). Any other line may open what it does not close: every
+    opener is added to the bound from then on. A quoted scalar that does not end on its line, or a quote
+    left over (which might start one), makes the answer None: the caller counts the parser's events."""
+    bound = deepest = 0
+    for line in _LINE_BREAK_RE.split(text):
+        if not _FLOW_CHARS_RE.search(line):
+            continue
+        rest = line
+        if bound == 0:
+            rest = _BLOCK_NODE_QUOTE_RE.sub(" ", rest)
+            if _BLOCK_NODE_OPEN_QUOTE_RE.search(rest):
+                return None  # a quoted scalar going on to the next line
+            rest = _COMMENT_RE.sub("", rest)
+            if "'" in rest or '"' in rest or "#" in rest:
+                return None  # libyaml also reads `[#` as a comment: a `#` left over is not understood
+        closed, highest, openers = _bracket_nesting("".join(_BRACKETS_RE.findall(rest)))
+        if bound == 0 and closed:
+            deepest = max(deepest, highest)
+        else:
+            bound += openers
+            deepest = max(deepest, bound)
+    return deepest
+
+
+_BRACKETS_RE = re.compile(r"[\[\]{}]")
+
+
+@functools.lru_cache(maxsize=1024)
+def _bracket_nesting(brackets: str) -> tuple[bool, int, int]:
+    """For a line's brackets: whether each closer has an opener before it and none is left open, the
+    deepest weighted nesting, and the weight of all openers."""
+    open_weights: list[int] = []
+    depth = highest = openers = 0
+    closed = True
+    for char in brackets:
+        if char in "[{":
+            weight = _FLOW_WEIGHT[char]
+            open_weights.append(weight)
+            depth += weight
+            openers += weight
+            highest = max(highest, depth)
+        elif open_weights:
+            depth -= open_weights.pop()
+        else:
+            closed = False
+    return closed and not open_weights, highest, openers
+
+
+_FLOW_WEIGHT = {"[": 2, "{": 1}
+"""Nesting a flow opener can add: a `[` holds a sequence and, for an item written `a: b` or `? a`, a
+single-pair mapping inside it (two collections for one bracket); a `{` holds one mapping."""
+
+
+def _flow_weight(text: str) -> int:
+    return 2 * text.count("[") + text.count("{")
 
 
 def _positions(root: yaml.Node) -> dict[Path_, int]:

@@ -34,3 +34,47 @@ def test_a_document_with_anchors_keeps_the_full_map(tmp_path: Path) -> None:
     assert not doc._plain and doc._root is not None
     positions = _positions(doc._root)
     assert all(doc.line_of(path) == line for path, line in positions.items())
+
+
+def _deepest_flow_nesting(text: str) -> int:
+    """The deepest nesting of flow collections libyaml's events reach (up to a syntax error, if any)."""
+    import yaml
+
+    from analyzer.yamlio import _SafeLoader
+    stack: list[bool] = []
+    deepest = 0
+    try:
+        for event in yaml.parse(text, Loader=_SafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                stack.append(bool(event.flow_style))
+                deepest = max(deepest, sum(stack))
+            elif isinstance(event, yaml.CollectionEndEvent):
+                stack.pop()
+    except yaml.YAMLError:
+        pass
+    return deepest
+
+
+def test_the_flow_depth_bound_is_never_below_what_the_parser_reaches() -> None:
+    """`check_depth` skips counting the parser's events when `_flow_depth_bound` says the nesting is
+    shallow; a bound below the real nesting would let a deep document reach libyaml's recursive composer.
+    Random documents built from the characters that matter (brackets, quotes, comments, indicators, breaks)
+    and the usual shapes."""
+    import random
+
+    from analyzer.yamlio import _flow_depth_bound
+    pieces = ["[", "]", "{", "}", "'", '"', "''", "\\", "#", " #", ": ", ":", "- ", "? ", ",", ", ", "a", "b c",
+              " ", "\t", "\n", "\n  ", "\n- ", "\r", "&x ", "!t ", "|\n  ", ">\n  ", "key: ", "'s", "it's",
+              "{url: 'x'}", "[a, [b]]", '"q\\" ["', "'p '' ['", "\u2028", "\x85", "---\n", "*x", "-", "?",
+              "\r\n", "\\\n", '"a\\\n b"']
+    rng = random.Random(20261130)
+    bounded = 0
+    for _ in range(30_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 24)))
+        bound = _flow_depth_bound(text)
+        if bound is not None:
+            bounded += 1
+            assert _deepest_flow_nesting(text) <= bound, repr(text)
+    assert bounded > 5_000  # the bound answers for most lines, not only for empty ones
+    assert _flow_depth_bound("webhook: {url: 'https://ci.example.com/x'}\n" * 1000) == 1
+    assert _flow_depth_bound("platforms: [linux/amd64, linux/arm64]  # both\n" * 1000) == 2
