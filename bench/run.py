@@ -92,8 +92,9 @@ def run_render_suite(workdir: Path, bases: int, managed: int, runs: int) -> list
     teams = workdir / "team-fleet"
     shutil.copytree(fleet, teams)
     split_into_teams(teams / config.name, TEAMS)
-    team_stack = [*program, "--teams", "images.d/team-000.yaml", "--shared", "none"]
-    shard_stack = [*program, "--teams", "--shared", f"0/{SHARDS}"]
+    team_program = [sys.executable, str(ROOT / "bench" / "pulumi_program.py"), str(teams / config.name), "state"]
+    team_stack = [*team_program, "--teams", "images.d/team-000.yaml", "--shared", "none"]
+    shard_stack = [*team_program, "--teams", "--shared", f"0/{SHARDS}"]
     return [
         scenario(f"render ({label})", render, fleet, runs, lambda: shutil.rmtree(fleet / "rendered", True)),
         scenario(f"Pulumi program under mocks ({label}), one stack", program, fleet, runs),
