@@ -121,21 +121,38 @@ def load_state_file(file: Path) -> ImageState:
 
 def load_states(state_dir: Path) -> dict[str, ImageState]:
     """All image states keyed by ref; every bad file is reported, none is skipped silently."""
-    states: dict[str, ImageState] = {}
-    problems: list[Problem] = []
+    states, problems = load_state_files(state_files(state_dir))
+    return checked_states(state_dir, states, problems)
+
+
+def state_files(state_dir: Path) -> list[Path]:
+    """The state files, in name order (none when the folder does not exist yet)."""
     folder = images_dir(state_dir)
     if not folder.is_dir():
         if folder.exists() or folder.is_symlink():
             raise InputError.single(folder, "not a directory: the state folder must hold one YAML file per image")
-        return states
-    for file in sorted(folder.glob("*.yaml")):
+        return []
+    return sorted(folder.glob("*.yaml"))
+
+
+def load_state_files(files: list[Path]) -> tuple[dict[str, ImageState], list[Problem]]:
+    """Each file's state, and the problems of those that are not valid (a part of `load_states`, which can
+    be shared between processes: analyzer/workers.py)."""
+    states: dict[str, ImageState] = {}
+    problems: list[Problem] = []
+    for file in files:
         try:
             state = load_state_file(file)
         except InputError as exc:
             problems.extend(exc.problems)
             continue
         states[state.ref] = state
-    problems.extend(_cross_file_problems(folder, states))
+    return states, problems
+
+
+def checked_states(state_dir: Path, states: dict[str, ImageState], problems: list[Problem]) -> dict[str, ImageState]:
+    """The states of all files, once the checks across files pass; else every problem as one InputError."""
+    problems = [*problems, *_cross_file_problems(images_dir(state_dir), states)]
     if problems:
         raise InputError(problems)
     return states

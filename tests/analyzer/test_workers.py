@@ -105,3 +105,38 @@ def test_analyze_shared_with_a_forked_process_gives_the_sequential_result(tmp_pa
         names = sorted(p.name for p in one.iterdir() if p.is_file())
         assert names == sorted(p.name for p in other.iterdir() if p.is_file())
         assert all((one / n).read_bytes() == (other / n).read_bytes() for n in names if n != "last-runs.json")
+
+
+def test_a_project_loaded_by_two_processes_is_the_same_and_fails_the_same(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """`load_project` reads images.yaml here and the last state files in a forked process: the same fleet and
+    states in the same order, and for a broken state file the same problems, as one process."""
+    from analyzer.commands.options import load_project
+    from analyzer.errors import InputError
+    from analyzer.kargo.render import render_files
+    from bench.kargo_fleet import write_render_fleet
+
+    config = write_render_fleet(tmp_path / "fleet", 60, 150)
+    state = config.parent / "state"
+    monkeypatch.setattr(workers, "MIN_SHARE", 10)
+    forks: list[int] = []
+    real_fork = os.fork
+    monkeypatch.setattr(os, "fork", lambda: (forks.append(1), real_fork())[1])
+    forked = load_project(config, state)
+    assert forks == [1]
+    with monkeypatch.context() as sequential_only:
+        sequential_only.setenv("IMAGE_FACTORY_NO_FORK", "1")
+        sequential = load_project(config, state)
+    assert forks == [1]
+    assert forked.fleet == sequential.fleet and list(forked.states.items()) == list(sequential.states.items())
+    assert render_files(forked.project.objects) == render_files(sequential.project.objects)
+
+    last = sorted(images_dir(state).glob("*.yaml"))[-1]
+    last.write_text(last.read_text().replace("kind: ", "kind: [broken", 1))
+    with pytest.raises(InputError) as in_two:
+        load_project(config, state)
+    assert forks == [1, 1]
+    monkeypatch.setenv("IMAGE_FACTORY_NO_FORK", "1")
+    with pytest.raises(InputError) as in_one:
+        load_project(config, state)
+    assert in_two.value.problems == in_one.value.problems and str(last) in str(in_two.value)
