@@ -33,7 +33,26 @@ _BLOCK_PREFIX_RE = re.compile(r"^[ ?-]*", re.MULTILINE)
 Path_ = tuple[str | int, ...]
 
 
-_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BaseSafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_PLAIN_TAGS: dict[str, str] = {}
+"""Plain scalar → its implicit tag (PyYAML's resolver tries its regular expressions for every scalar; libyaml's
+composer calls it back once per node: keys repeat thousands of times in images.yaml and the state files)."""
+_PLAIN_TAGS_MAX, _PLAIN_TAG_VALUE_MAX = 50_000, 64
+
+
+class _SafeLoader(_BaseSafeLoader):  # type: ignore[valid-type,misc]
+    """The safe loader, with the implicit tag of short plain scalars remembered (no path resolvers are
+    registered on it, so a plain scalar's tag depends on its text alone)."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is yaml.ScalarNode and implicit[0] and len(value) <= _PLAIN_TAG_VALUE_MAX:
+            tag = _PLAIN_TAGS.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(_PLAIN_TAGS) < _PLAIN_TAGS_MAX:
+                    _PLAIN_TAGS[value] = tag
+            return tag
+        return super().resolve(kind, value, implicit)
 _SafeDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 

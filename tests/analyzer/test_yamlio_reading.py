@@ -1,5 +1,6 @@
-"""Line numbers of values: in a plain document they are found by walking the nodes along the path; the
-answer must be the one the full line map (`_positions`) gives, for every path, also below and beside it."""
+"""Reading YAML fast without reading it differently: line numbers found by walking the nodes (the answer the
+full line map gives), the flow-nesting bound (never below what libyaml reaches), the remembered tags of
+plain scalars (PyYAML's resolver's answers)."""
 
 from __future__ import annotations
 
@@ -78,3 +79,21 @@ def test_the_flow_depth_bound_is_never_below_what_the_parser_reaches() -> None:
     assert bounded > 5_000  # the bound answers for most lines, not only for empty ones
     assert _flow_depth_bound("webhook: {url: 'https://ci.example.com/x'}\n" * 1000) == 1
     assert _flow_depth_bound("platforms: [linux/amd64, linux/arm64]  # both\n" * 1000) == 2
+
+
+def test_remembered_tags_of_plain_scalars_are_the_resolvers() -> None:
+    import yaml
+
+    from analyzer.yamlio import _SafeLoader
+    values = ["", "~", "null", "Null", "yes", "No", "on", "OFF", "y", "true", "0", "-0", "012", "0o17", "0x1F",
+              "0b101", "1_000", "1:20", "190:20:30", "1.5", ".5", "1e3", "1.0e+3", ".inf", "-.Inf", ".nan",
+              "2001-12-14", "2001-12-14t21:59:43.10-05:00", "2026-11-30T00:00:00Z", "=", "<<", "a", "main",
+              "sha256:" + "a" * 64, "docker.io/library/python:3.12-slim", "7d", "1.36", "3.12", "x" * 70]
+    reference = yaml.SafeLoader("")
+    for implicit in ((True, False), (False, True), (False, False)):
+        for _ in range(2):  # the second time from memory
+            loader = _SafeLoader("")
+            for value in values:
+                assert loader.resolve(yaml.ScalarNode, value, implicit) == \
+                    reference.resolve(yaml.ScalarNode, value, implicit), (value, implicit)  # type: ignore[no-untyped-call]
+            loader.dispose()
