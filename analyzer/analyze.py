@@ -11,7 +11,7 @@ import fcntl
 import functools
 import hashlib
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,12 +49,16 @@ from analyzer.state.index import PlanIndex, index_of, index_summary, summary_of
 from analyzer.state.model import ImageState
 from analyzer.state.store import (
     images_dir,
-    load_state_files,
+    load_state_refs,
     load_states,
     remove_stale_temp_files,
     remove_states,
     save_states,
+    stage_states,
+    states_to_write,
 )
+from analyzer.workers import halves, on_two_cores
+from analyzer.yamlio import commit_temp_files, new_batch_token
 
 MAX_PARALLEL_FETCHES = 4
 
@@ -241,18 +245,60 @@ def discover_fleet(fleet: Fleet, sources: Sources, heads: dict[tuple[str, str], 
     groups: dict[tuple[str, str], list[EnrolledImage]] = {}
     for image, url, commit in pending:
         groups.setdefault((url, commit), []).append(image)
+    # Reading is git processes, parsing is Python holding the GIL: the repositories are shared between
+    # this process and a forked one (each repository's commits on one side, so a mirror is fetched once).
+    by_url: dict[str, list[tuple[tuple[str, str], list[EnrolledImage]]]] = {}
+    for key, images in groups.items():
+        by_url.setdefault(key[0], []).append((key, images))
+    mine, theirs = halves(list(by_url.values()), weight=lambda items: sum(len(i) for _, i in items))
+    for share in on_two_cores(mine, theirs, lambda share: _discover_groups(sources, share),
+                              size=lambda share: sum(len(images) for items in share for _, images in items)):
+        sources.blobs.merge(share.blob_ids)
+        sources.parses.merge(share.analyses)
+        for images, discoveries in share.discoveries:
+            for image, discovery in zip(images, discoveries, strict=True):
+                results[image.name] = discovery
+                if progress:
+                    progress(image.name, discovery)
+    return {image.name: results[image.name] for image in fleet.managed()}
+
+
+@dataclass
+class _Found:
+    """What one process discovered, with the cache entries it added (a forked child's caches are its own)."""
+
+    discoveries: list[tuple[list[EnrolledImage], list[Discovery]]]
+    blob_ids: dict[str, Any]
+    analyses: dict[str, Any]
+
+
+def _discover_groups(sources: Sources,
+                     share: list[list[tuple[tuple[str, str], list[EnrolledImage]]]]) -> _Found:
+    """Discover every (repository, commit) group of `share` in a thread pool (git runs as processes)."""
+    items = [item for url_items in share for item in url_items]
+    blobs_before, parses_before = set(sources.blobs.data), set(sources.parses.data)
 
     def one_repository(item: tuple[tuple[str, str], list[EnrolledImage]]) -> list[Discovery]:
         (url, commit), images = item
         return sources.discover_many(url, commit, images)
 
     with ThreadPoolExecutor(max_workers=MAX_PARALLEL_FETCHES) as pool:
-        for images, discoveries in zip(groups.values(), pool.map(one_repository, groups.items()), strict=True):
-            for image, discovery in zip(images, discoveries, strict=True):
-                results[image.name] = discovery
-                if progress:
-                    progress(image.name, discovery)
-    return {image.name: results[image.name] for image in fleet.managed()}
+        discoveries = list(zip([images for _, images in items], pool.map(one_repository, items), strict=True))
+    return _Found(discoveries=discoveries,
+                  blob_ids={k: v for k, v in sources.blobs.data.items() if k not in blobs_before},
+                  analyses={k: v for k, v in sources.parses.data.items() if k not in parses_before})
+
+
+def _save_states(state_dir: Path, states: Iterable[ImageState], previous: dict[str, ImageState] | None) -> list[Path]:
+    """`save_states`, the rendering and temp files of a big batch shared with a forked process (the sync
+    and the renames stay here: one barrier for the whole batch)."""
+    todo = states_to_write(state_dir, states, previous)
+    token, half = new_batch_token(), len(todo) // 2
+    first, second = on_two_cores((0, todo[:half]), (half, todo[half:]),
+                                 lambda share: stage_states(share[1], token, share[0]),
+                                 size=lambda share: len(share[1]))
+    commit_temp_files(first + second)
+    return [path for _, path in first + second]
 
 
 def _cached(snapshot: Snapshot[T], key: str | None, load: Callable[[], T]) -> T:
@@ -444,7 +490,7 @@ def _run_analyze(config: Path, state_dir: Path, cache_dir: Path, prune: bool,
     except DependencyCycle as exc:
         raise InputError.single(config, str(exc), field_name="images") from None
     # Files match the snapshot exactly (same signature), so an equal state need not be rendered again.
-    changed = save_states(state_dir, plan.states.values(), snapshot)
+    changed = _save_states(state_dir, plan.states.values(), snapshot)
     pruned = remove_states(state_dir, plan.orphans) if prune else []
     root_dir = Path(fleet.root).parent
     index = index_of(plan.states.values(), [] if prune else plan.orphans, plan.graph.topological_order(),
@@ -512,7 +558,7 @@ def _run_incremental(state_dir: Path, sources: Sources, caches: _RunCaches, last
     if any(d.error is not None for d in discoveries.values()):
         return None
     try:
-        previous = load_state_files(state_dir, incremental_refs(index, images, discoveries))
+        previous = load_state_refs(state_dir, incremental_refs(index, images, discoveries))
         plan = plan_incremental(index, images, discoveries, previous)
     except (NotIncremental, DependencyCycle, InputError):
         return None

@@ -10,9 +10,11 @@ are read (a FIFO or device named `*.yaml` must not hang a command).
 from __future__ import annotations
 
 import ctypes
+import errno
 import functools
 import os
 import re
+import secrets
 import stat
 import tempfile
 from pathlib import Path
@@ -31,7 +33,26 @@ _BLOCK_PREFIX_RE = re.compile(r"^[ ?-]*", re.MULTILINE)
 Path_ = tuple[str | int, ...]
 
 
-_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BaseSafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_PLAIN_TAGS: dict[str, str] = {}
+"""Plain scalar → its implicit tag (PyYAML's resolver tries its regular expressions for every scalar; libyaml's
+composer calls it back once per node: keys repeat thousands of times in images.yaml and the state files)."""
+_PLAIN_TAGS_MAX, _PLAIN_TAG_VALUE_MAX = 50_000, 64
+
+
+class _SafeLoader(_BaseSafeLoader):  # type: ignore[valid-type,misc]
+    """The safe loader, with the implicit tag of short plain scalars remembered (no path resolvers are
+    registered on it, so a plain scalar's tag depends on its text alone)."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is yaml.ScalarNode and implicit[0] and len(value) <= _PLAIN_TAG_VALUE_MAX:
+            tag = _PLAIN_TAGS.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(_PLAIN_TAGS) < _PLAIN_TAGS_MAX:
+                    _PLAIN_TAGS[value] = tag
+            return tag
+        return super().resolve(kind, value, implicit)
 _SafeDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
@@ -94,10 +115,14 @@ def check_depth(text: str) -> None:
     """Refuse nesting deeper than MAX_DEPTH before libyaml's composer sees it.
 
     Block nesting on a line is bounded by its indentation plus `-`/`?` indicators, flow nesting by the
-    number of `[` and `{`; only when that cheap bound is too high are the parser's events counted
+    number of `[` and `{` (`_flow_weight`), or more tightly by `_flow_depth_bound`; only when that bound
+    is too high are the parser's events counted
     (libyaml's parser keeps an explicit stack: only its composer recurses)."""
-    bound = text.count("[") + text.count("{") + max(map(len, _BLOCK_PREFIX_RE.findall(text)), default=0) + 2
-    if bound <= MAX_DEPTH:
+    block = max(map(len, _BLOCK_PREFIX_RE.findall(text)), default=0) + 2
+    if _flow_weight(text) + block <= MAX_DEPTH:
+        return
+    flow = _flow_depth_bound(text)
+    if flow is not None and flow + block <= MAX_DEPTH:
         return
     depth = 0
     for event in yaml.parse(text, Loader=_SafeLoader):
@@ -107,6 +132,78 @@ def check_depth(text: str) -> None:
                 raise TooDeep(event.start_mark.line + 1 if event.start_mark else 1)
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
+
+
+_LINE_BREAK_RE = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+_FLOW_CHARS_RE = re.compile(r"[\[\]{}'\"#]")
+_BLOCK_NODE_QUOTE_RE = re.compile(r"""(?:^[ \t]*(?:[-?][ \t]+)*|:[ \t]+)(?:'(?:[^']|'')*'|"(?:[^"\\]|\\.)*")""")
+_BLOCK_NODE_OPEN_QUOTE_RE = re.compile(r"""(?:^[ \t]*(?:[-?][ \t]+)*|:[ \t]+)['"]""")
+_COMMENT_RE = re.compile(r"(?:^|[ \t])#.*")
+
+
+def _flow_depth_bound(text: str) -> int | None:
+    """An upper bound of the flow nesting (`[`, `{`) in `text` that is tight for the usual one-line flow
+    collections (`platforms: [linux/amd64]`, `webhook: {url: '…'}`), or None when unsure.
+
+    A line that starts outside any flow collection (the bound so far is 0) has its quoted scalars removed
+    where one must start (a block item or a value after `: `) and its comment cut; if what is left holds no
+    quote or `#` and its brackets balance (never below zero, zero at the end), the line nests at most as deep as
+    its brackets count and ends outside any flow collection (a bracket inside a plain scalar, the only kind
+    left, stands where no flow collection is open). Any other line may open what it does not close: every
+    opener is added to the bound from then on. A quoted scalar that does not end on its line, or a quote
+    left over (which might start one), makes the answer None: the caller counts the parser's events."""
+    bound = deepest = 0
+    for line in _LINE_BREAK_RE.split(text):
+        if not _FLOW_CHARS_RE.search(line):
+            continue
+        rest = line
+        if bound == 0:
+            rest = _BLOCK_NODE_QUOTE_RE.sub(" ", rest)
+            if _BLOCK_NODE_OPEN_QUOTE_RE.search(rest):
+                return None  # a quoted scalar going on to the next line
+            rest = _COMMENT_RE.sub("", rest)
+            if "'" in rest or '"' in rest or "#" in rest:
+                return None  # libyaml also reads `[#` as a comment: a `#` left over is not understood
+        closed, highest, openers = _bracket_nesting("".join(_BRACKETS_RE.findall(rest)))
+        if bound == 0 and closed:
+            deepest = max(deepest, highest)
+        else:
+            bound += openers
+            deepest = max(deepest, bound)
+    return deepest
+
+
+_BRACKETS_RE = re.compile(r"[\[\]{}]")
+
+
+@functools.lru_cache(maxsize=1024)
+def _bracket_nesting(brackets: str) -> tuple[bool, int, int]:
+    """For a line's brackets: whether each closer has an opener before it and none is left open, the
+    deepest weighted nesting, and the weight of all openers."""
+    open_weights: list[int] = []
+    depth = highest = openers = 0
+    closed = True
+    for char in brackets:
+        if char in "[{":
+            weight = _FLOW_WEIGHT[char]
+            open_weights.append(weight)
+            depth += weight
+            openers += weight
+            highest = max(highest, depth)
+        elif open_weights:
+            depth -= open_weights.pop()
+        else:
+            closed = False
+    return closed and not open_weights, highest, openers
+
+
+_FLOW_WEIGHT = {"[": 2, "{": 1}
+"""Nesting a flow opener can add: a `[` holds a sequence and, for an item written `a: b` or `? a`, a
+single-pair mapping inside it (two collections for one bracket); a `{` holds one mapping."""
+
+
+def _flow_weight(text: str) -> int:
+    return 2 * text.count("[") + text.count("{")
 
 
 def _positions(root: yaml.Node) -> dict[Path_, int]:
@@ -151,17 +248,17 @@ class _NotPlain(Exception):
 _TAG = "tag:yaml.org,2002:"
 
 
-def _construct(loader: Any, root: yaml.Node) -> Any:
+def _construct(loader: Any, root: yaml.Node) -> tuple[Any, bool]:
     """`loader.construct_document(root)`, built directly when the document holds only mappings, sequences,
     strings, ints, bools and nulls, no node twice and no key twice in a mapping (the state files and
     images.yaml): the same values without PyYAML's per-node constructor machinery, and without walking the
     nodes for their lines (`_positions`), which nothing needs unless something is wrong. Anything else is
     checked by `_positions` (a key given twice, too many aliases) before PyYAML constructs it."""
     try:
-        return _build_plain(loader, root, set())
+        return _build_plain(loader, root, set()), True
     except _NotPlain:
         _positions(root)
-        return loader.construct_document(root)
+        return loader.construct_document(root), False
     except Exception:
         _positions(root)  # a key given twice or too many aliases is what is reported, as before
         raise
@@ -202,22 +299,50 @@ class LocatedDocument:
     """A parsed YAML document plus the line of every value in it, worked out from its nodes when first asked
     for (only an error message needs a line)."""
 
-    def __init__(self, file: Path, data: Any, root: yaml.Node | None) -> None:
+    def __init__(self, file: Path, data: Any, root: yaml.Node | None, plain: bool = False) -> None:
         self.file = file
         self.data = data
         self._root = root
+        self._plain = plain
+        """No node appears twice and no key twice in a mapping: a path names one node, found by walking."""
 
     @functools.cached_property
     def lines(self) -> dict[Path_, int]:
         return _positions(self._root) if self._root is not None else {}
 
     def line_of(self, path: Path_) -> int | None:
-        """Line of the deepest known prefix of `path` (pydantic locations may go below YAML nodes)."""
+        """Line of the deepest known prefix of `path` (pydantic locations may go below YAML nodes).
+
+        In a plain document the path is followed through the nodes (what `lines` would say, without
+        mapping every value's line first: loading images.yaml names the line of each of its images)."""
+        if self._plain and self._root is not None:
+            return _line_by_walking(self._root, path)
         for cut in range(len(path), -1, -1):
             line = self.lines.get(tuple(path[:cut]))
             if line is not None:
                 return line
         return None
+
+
+def _line_by_walking(root: yaml.Node, path: Path_) -> int:
+    """`_positions(root)`'s line for the deepest prefix of `path` that names a node: a mapping key's own
+    line, a sequence item's first line (only for documents where no node appears twice)."""
+    node, line = root, root.start_mark.line + 1
+    for part in path:
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
+                if key == part:
+                    node, line = value_node, key_node.start_mark.line + 1
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
 
 
 def load_located(file: Path) -> LocatedDocument:
@@ -234,7 +359,7 @@ def load_located(file: Path) -> LocatedDocument:
     loader = _SafeLoader(text)
     try:
         node = loader.get_single_node()
-        data = _construct(loader, node) if node is not None else None
+        data, plain = _construct(loader, node) if node is not None else (None, False)
     except DuplicateKey as exc:
         raise InputError.single(file, str(exc), exc.line) from None
     except yaml.MarkedYAMLError as exc:
@@ -244,7 +369,7 @@ def load_located(file: Path) -> LocatedDocument:
         raise InputError.single(file, f"invalid YAML: {exc}") from None
     finally:
         loader.dispose()
-    return LocatedDocument(file, data, node)
+    return LocatedDocument(file, data, node, plain)
 
 
 class _NoAliasDumper(_SafeDumper):  # type: ignore[valid-type,misc]
@@ -444,6 +569,21 @@ def _syncfs(fd: int) -> None:
         raise OSError(err, os.strerror(err))
 
 
+def _create_temp(path: Path, token: str) -> tuple[str, int]:
+    """A new temp file beside `path`, named like mkstemp's (`.<name>.<8 characters>.tmp`, mode 0600) but
+    from a per-batch random token plus a counter instead of fresh randomness per file (mkstemp's name
+    generator was a tenth of writing 10,000 state files); mkstemp's own name if that one is taken or, past
+    65,536 files in a batch, too long."""
+    tmp = str(path.parent / f".{path.name}.{token}.tmp")
+    try:
+        return tmp, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        if not isinstance(exc, FileExistsError) and exc.errno != errno.ENAMETOOLONG:
+            raise
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        return tmp, fd
+
+
 def write_atomic_many(files: list[tuple[Path, bytes]]) -> None:
     """Write many files atomically with one durability barrier for the whole batch.
 
@@ -453,26 +593,52 @@ def write_atomic_many(files: list[tuple[Path, bytes]]) -> None:
     that `remove_stale_temp_files` cleans up; the same guarantee `write_atomic_bytes` gives per file,
     at the cost of one sync instead of two fsyncs per file.
     """
-    if not files:
-        return
+    commit_temp_files(write_temp_files(files, new_batch_token()))
+
+
+def new_batch_token() -> str:
+    return secrets.token_hex(2)
+
+
+def write_temp_files(files: list[tuple[Path, bytes]], token: str, start: int = 0) -> list[tuple[str, Path]]:
+    """The first half of `write_atomic_many`: each file's bytes in a new temp file beside it (named from the
+    batch's `token` and the file's number in the batch, counted from `start`), nothing renamed yet; on
+    failure no temp file of this call is left."""
     temps: list[tuple[str, Path]] = []
+    folders: set[Path] = set()
     try:
-        for path, data in files:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        for index, (path, data) in enumerate(files):
+            if path.parent not in folders:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                folders.add(path.parent)
+            tmp, fd = _create_temp(path, f"{token}{start + index:x}")
             temps.append((tmp, path))
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
-        barrier = os.open(files[0][0].parent, os.O_RDONLY)
+    except BaseException:
+        for tmp, _ in temps:
+            Path(tmp).unlink(missing_ok=True)
+        raise
+    return temps
+
+
+def commit_temp_files(temps: list[tuple[str, Path]]) -> None:
+    """The second half of `write_atomic_many`: one sync, then every rename, then one fsync per folder; on
+    failure the temp files not yet renamed are removed."""
+    if not temps:
+        return
+    try:
+        barrier = os.open(temps[0][1].parent, os.O_RDONLY)
         try:
             _syncfs(barrier)
         finally:
             os.close(barrier)
-        while temps:
-            tmp, path = temps[-1]
+        pending = list(temps)
+        while pending:
+            tmp, path = pending[-1]
             os.replace(tmp, path)
-            temps.pop()
-        for folder in sorted({path.parent for path, _ in files}):
+            pending.pop()
+        for folder in sorted({path.parent for _, path in temps}):
             dir_fd = os.open(folder, os.O_RDONLY)
             try:
                 os.fsync(dir_fd)

@@ -1,11 +1,16 @@
 """Run the real Pulumi program (infra.program.build) under mocks for a given fleet; prints the count.
 
 Used by bench/run.py in a fresh process, so its wall time and peak RSS are the program's own.
+
+    python bench/pulumi_program.py IMAGES_YAML STATE_DIR [--teams FILE ...] [--shared all|none|K/N]
+
+`--teams`/`--shared` are the per-team stack settings (analyzer/kargo/stacks.py): the program builds the
+whole project and registers that stack's part only.
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +31,22 @@ class _Echo(pulumi.runtime.Mocks):
 
 
 def main() -> None:
-    config, state = Path(sys.argv[1]), Path(sys.argv[2])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("config", type=Path)
+    parser.add_argument("state", type=Path)
+    parser.add_argument("--teams", nargs="*", help="enrollment files whose rebuild Stages this stack renders")
+    parser.add_argument("--shared", default="all", help="all, none or a shard K/N of the shared objects")
+    args = parser.parse_args()
     pulumi.runtime.set_mocks(_Echo(), project="image-factory", stack="bench", preview=False)
     from analyzer.kargo.settings import Settings
-    from infra.program import build
+    from infra.program import build, collect_cycles_rarely
+
+    collect_cycles_rarely()  # as infra/__main__.py's main() does
+    settings = Settings(teams=args.teams, shared=args.shared)
 
     @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def run() -> pulumi.Output[Any]:
-        program = build(config, state, Settings())
+        program = build(args.config, args.state, settings)
         return pulumi.Output.all(*[r.urn for r in program.resources.values()])
 
     run()

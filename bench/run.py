@@ -30,6 +30,10 @@ sys.path.insert(0, str(ROOT))
 
 from bench.fleet import change_one, write_fleet  # noqa: E402
 from bench.kargo_fleet import write_render_fleet  # noqa: E402
+from bench.pulumi_teams import split_into_teams  # noqa: E402
+
+TEAMS, SHARDS = 20, 8
+"""The per-team stack layout the render suite measures (docs/pulumi.md)."""
 
 
 @dataclass
@@ -81,9 +85,21 @@ def run_render_suite(workdir: Path, bases: int, managed: int, runs: int) -> list
     render = [sys.executable, "-m", "analyzer", "render", "--config", str(config), "--state", "state",
               "--out", "rendered"]
     program = [sys.executable, str(ROOT / "bench" / "pulumi_program.py"), str(config), "state"]
+    # The same fleet enrolled by 20 teams (images.d/team-*.yaml) and deployed as one stack per team plus 8
+    # shards of the shared objects (analyzer/kargo/stacks.py): each stack's program builds the whole project
+    # and registers its part. The first team's stack and the first shard (which also holds the Project, the
+    # RBAC and the AnalysisTemplates) are measured.
+    teams = workdir / "team-fleet"
+    shutil.copytree(fleet, teams)
+    split_into_teams(teams / config.name, TEAMS)
+    team_program = [sys.executable, str(ROOT / "bench" / "pulumi_program.py"), str(teams / config.name), "state"]
+    team_stack = [*team_program, "--teams", "images.d/team-000.yaml", "--shared", "none"]
+    shard_stack = [*team_program, "--teams", "--shared", f"0/{SHARDS}"]
     return [
         scenario(f"render ({label})", render, fleet, runs, lambda: shutil.rmtree(fleet / "rendered", True)),
-        scenario(f"Pulumi program under mocks ({label})", program, fleet, runs),
+        scenario(f"Pulumi program under mocks ({label}), one stack", program, fleet, runs),
+        scenario(f"Pulumi program under mocks, one team's stack ({TEAMS} teams)", team_stack, teams, runs),
+        scenario(f"Pulumi program under mocks, shared objects' shard 0/{SHARDS}", shard_stack, teams, runs),
     ]
 
 

@@ -6,6 +6,7 @@ the analyzer's pure `build_project`, the same objects `image-factory render` wri
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +69,18 @@ def _depends_on(obj: model.KargoObject, created: Mapping[tuple[str, str], pulumi
     return deps
 
 
+GC_THRESHOLD_ALLOCATIONS = 100_000
+"""Python's default is 700: with the SDK's futures, outputs and tasks for 10,000 resources its full
+collections walked everything again and again (about 40% of the program's time under mocks)."""
+
+
+def collect_cycles_rarely() -> None:
+    """For the program's own process (`main`; not for a test process importing `build`): it builds a large,
+    long-lived graph of objects once, so collections run after many more allocations. Cycles are still
+    collected; peak RSS +3% on the 10,466-resource bench fleet."""
+    gc.set_threshold(GC_THRESHOLD_ALLOCATIONS, *gc.get_threshold()[1:])
+
+
 def build(fleet_path: Path, state_dir: Path, settings: Settings) -> Program:
     """Create every resource and return them with the stack outputs (the caller exports them)."""
     loaded = load_project(fleet_path, state_dir, settings)
@@ -114,6 +127,7 @@ def check_mode(stack: str, settings: Settings) -> None:
 
 def main() -> Program:
     """The stack: repo-root images.yaml and state/, settings from stack config, outputs exported."""
+    collect_cycles_rarely()
     settings = read_settings(pulumi.Config())
     check_mode(pulumi.get_stack(), settings)
     program = build(ROOT / "images.yaml", ROOT / "state", settings)

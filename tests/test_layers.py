@@ -23,10 +23,11 @@ IO_MODULES = [
     "subprocess", "socket", "http", "urllib.request", "requests", "httpx", "git", "kubernetes", "graphviz",
     "analyzer.sources", "analyzer.registry.client", "analyzer.registry.auth", "analyzer.registry.ratelimit",
     "analyzer.registry.credentials", "analyzer.registry.refresh", "analyzer.runtime", "analyzer.analyze",
-    "analyzer.commands", "analyzer.cli", "analyzer.visual",
+    "analyzer.commands", "analyzer.cli", "analyzer.visual", "analyzer.workers",
 ]
 """Processes, network, git, clusters, and the analyzer's own IO rooms: sources (git), the registry client
-and its credentials, the jobs, the CLI. (registry/eligibility, history, manifest and mirrors are pure.)"""
+and its credentials, the jobs, the CLI, forked workers. (registry/eligibility, history, manifest and mirrors
+are pure.)"""
 
 OUTSIDE_ANALYZER = ["infra", "policy", "tests", "bench", "examples", "pulumi", "pulumi_policy", "pulumi_kubernetes"]
 

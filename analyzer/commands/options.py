@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from analyzer.errors import InputError
+from analyzer.errors import InputError, Problem
 
 if TYPE_CHECKING:  # imported when used: `ref` or `plan` need not load the Kargo model to start
     from analyzer.config.model import Fleet
@@ -116,18 +116,47 @@ def stack_settings(stack_config: Path | Settings | None) -> Settings:
     return load_stack_settings(stack_config) if stack_config is not None else Settings()
 
 
+def _load_fleet_and_states(config: Path, state_dir: Path) -> tuple[Fleet, dict[str, ImageState]]:
+    """images.yaml here and, at the same time, the last state files in a forked process (analyzer/workers.py),
+    as many as make the two shares about equal in bytes; the same result and errors as loading both here."""
+    from analyzer.config.loader import load_fleet
+    from analyzer.state.store import checked_states, load_state_files, state_files
+    from analyzer.workers import on_two_cores
+
+    files = state_files(state_dir)
+    sizes = [_size(file) for file in files]
+    cut, theirs_bytes, half = len(files), 0, (sum(sizes) + _size(config)) / 2
+    while cut > 0 and theirs_bytes + sizes[cut - 1] <= half:
+        cut -= 1
+        theirs_bytes += sizes[cut]
+
+    def load(share: tuple[bool, list[Path]]) -> tuple[Fleet | None, tuple[dict[str, ImageState], list[Problem]]]:
+        with_fleet, share_files = share
+        fleet = load_fleet(config) if with_fleet else None
+        return fleet, load_state_files(share_files)
+
+    (fleet, (states, problems)), (_, (their_states, their_problems)) = on_two_cores(
+        (True, files[:cut]), (False, files[cut:]), load, size=lambda share: len(share[1]))
+    assert fleet is not None
+    return fleet, checked_states(state_dir, states | their_states, problems + their_problems)
+
+
+def _size(file: Path) -> int:
+    try:
+        return file.stat().st_size
+    except OSError:
+        return 0
+
+
 def load_project(config: Path, state_dir: Path, stack_config: Path | Settings | None = None) -> LoadedProject:
     """images.yaml + state/ (with its recorded Kargo names) + stack settings → the Kargo project; a graph
     that cannot be rendered (a cycle, a parent with no state) is an InputError on the state directory."""
-    from analyzer.config.loader import load_fleet
     from analyzer.graph import GraphError
     from analyzer.kargo.build import build_project
     from analyzer.kargo.name_record import load_name_record
-    from analyzer.state.store import load_states
 
     settings = stack_settings(stack_config)
-    fleet = load_fleet(config)
-    states = load_states(state_dir)
+    fleet, states = _load_fleet_and_states(config, state_dir)
     try:
         project = build_project(fleet, states, settings, load_name_record(state_dir))
     except GraphError as exc:

@@ -17,7 +17,9 @@ from analyzer.commands.options import (
 )
 from analyzer.kargo.name_record import names_path, write_name_record
 from analyzer.kargo.render import render_files, write_files
+from analyzer.kargo.resources import KargoObject
 from analyzer.kargo.stacks import select
+from analyzer.workers import on_two_cores
 
 
 @click.command("render")
@@ -36,7 +38,7 @@ def command(config: Path, state_dir: Path, stack_config: Path | None, out_dir: P
     with cycle_collection_paused():
         loaded = load_project(config, state_dir, stack_config)
         project = loaded.project
-        result = write_files(out_dir, render_files(select(project, loaded.fleet, loaded.settings)))
+        result = write_files(out_dir, _render_on_two_cores(select(project, loaded.fleet, loaded.settings)))
     if record_names and write_name_record(state_dir, project.names):
         click.echo(f"{names_path(state_dir)}: updated", err=True)
     if as_json:
@@ -54,3 +56,10 @@ def command(config: Path, state_dir: Path, stack_config: Path | None, out_dir: P
     for pinned in project.summary["pinned"]:
         click.echo(f"pinned (not monitored): {pinned['image']}: {pinned['base']} "
                    f"({pinned['dockerfile']}:{pinned['line']})")
+
+
+def _render_on_two_cores(objects: list[KargoObject]) -> dict[str, str]:
+    """`render_files`, the second half of the objects rendered by a forked process (analyzer/workers.py)."""
+    half = len(objects) // 2
+    first, second = on_two_cores(objects[:half], objects[half:], render_files, size=len)
+    return dict(sorted({**first, **second}.items()))

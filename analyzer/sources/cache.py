@@ -68,6 +68,12 @@ class JsonCache:
         if not isinstance(self.data, dict):
             self.data = {}
 
+    def merge(self, entries: dict[str, Any]) -> None:
+        """Entries another process added (see analyzer/workers.py)."""
+        if entries:
+            self.data.update(entries)
+            self.dirty = True
+
     def save(self) -> None:
         if self.dirty:
             write_atomic(self.path, json.dumps({"version": self.version, "data": self.data}, sort_keys=True),
@@ -100,6 +106,12 @@ class ParseCache:
     def put(self, blob: str, build_args: Mapping[str, str], analysis: DockerfileAnalysis) -> None:
         self.data[self.key(blob, build_args)] = _ANALYSIS.dump_json(analysis)
         self.dirty = True
+
+    def merge(self, entries: Mapping[str, bytes]) -> None:
+        """Entries another process added (see analyzer/workers.py)."""
+        if entries:
+            self.data.update(entries)
+            self.dirty = True
 
     def save(self) -> None:
         if self.dirty:
@@ -261,7 +273,7 @@ class LineSnapshot:
 
     def put(self, key: str, values: Mapping[str, bytes]) -> None:
         lines = [self._header(key)]
-        for name, raw in values.items():
+        for name, raw in sorted(values.items()):  # the same bytes whatever order the values came in
             if b"\n" in raw or "\t" in name or "\n" in name:
                 raise ValueError(f"{name!r}: a name holds no tab or newline, a value is one line of JSON")
             lines.append(name.encode() + b"\t" + raw + b"\n")

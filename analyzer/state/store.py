@@ -17,7 +17,16 @@ from analyzer.discovery.reference import InvalidReference, parse_reference
 from analyzer.errors import InputError, Problem, validation_problems
 from analyzer.names import is_dns_label
 from analyzer.state.model import ImageState, state_filename
-from analyzer.yamlio import LocatedDocument, dump_stable, load_located, unchanged, write_atomic, write_atomic_many
+from analyzer.yamlio import (
+    LocatedDocument,
+    commit_temp_files,
+    dump_stable,
+    load_located,
+    new_batch_token,
+    unchanged,
+    write_atomic,
+    write_temp_files,
+)
 
 STATE_SUBDIR = "images"
 
@@ -112,27 +121,44 @@ def load_state_file(file: Path) -> ImageState:
 
 def load_states(state_dir: Path) -> dict[str, ImageState]:
     """All image states keyed by ref; every bad file is reported, none is skipped silently."""
-    states: dict[str, ImageState] = {}
-    problems: list[Problem] = []
+    states, problems = load_state_files(state_files(state_dir))
+    return checked_states(state_dir, states, problems)
+
+
+def state_files(state_dir: Path) -> list[Path]:
+    """The state files, in name order (none when the folder does not exist yet)."""
     folder = images_dir(state_dir)
     if not folder.is_dir():
         if folder.exists() or folder.is_symlink():
             raise InputError.single(folder, "not a directory: the state folder must hold one YAML file per image")
-        return states
-    for file in sorted(folder.glob("*.yaml")):
+        return []
+    return sorted(folder.glob("*.yaml"))
+
+
+def load_state_files(files: list[Path]) -> tuple[dict[str, ImageState], list[Problem]]:
+    """Each file's state, and the problems of those that are not valid (a part of `load_states`, which can
+    be shared between processes: analyzer/workers.py)."""
+    states: dict[str, ImageState] = {}
+    problems: list[Problem] = []
+    for file in files:
         try:
             state = load_state_file(file)
         except InputError as exc:
             problems.extend(exc.problems)
             continue
         states[state.ref] = state
-    problems.extend(_cross_file_problems(folder, states))
+    return states, problems
+
+
+def checked_states(state_dir: Path, states: dict[str, ImageState], problems: list[Problem]) -> dict[str, ImageState]:
+    """The states of all files, once the checks across files pass; else every problem as one InputError."""
+    problems = [*problems, *_cross_file_problems(images_dir(state_dir), states)]
     if problems:
         raise InputError(problems)
     return states
 
 
-def load_state_files(state_dir: Path, refs: Iterable[str]) -> dict[str, ImageState]:
+def load_state_refs(state_dir: Path, refs: Iterable[str]) -> dict[str, ImageState]:
     """The state files of these refs that exist, keyed by ref (the per-file load of an incremental run;
     the cross-file checks of `load_states` are the full run's)."""
     states: dict[str, ImageState] = {}
@@ -202,21 +228,33 @@ def save_states(state_dir: Path, states: Iterable[ImageState],
     """Write every state; return the files that changed.
 
     A state equal to its `previous` version (as loaded from the same directory) is not even rendered.
-    The changed files are written as one batch (`write_atomic_many`): each atomically, all made durable
-    by one sync before any is renamed into place.
+    The changed files are written as one batch (`write_atomic_many`'s two halves): each atomically, all
+    made durable by one sync before any is renamed into place. (`analyze` shares the rendering and the
+    temp files of a big batch with a forked process: `states_to_write`, `stage_states`, `commit_temp_files`.)
     """
-    changed: list[tuple[Path, bytes]] = []
+    temps = stage_states(states_to_write(state_dir, states, previous), new_batch_token())
+    commit_temp_files(temps)
+    return [path for _, path in temps]
+
+
+def states_to_write(state_dir: Path, states: Iterable[ImageState],
+                    previous: Mapping[str, ImageState] | None = None) -> list[tuple[Path, ImageState]]:
+    """Each state with its file, except those equal to their `previous` version whose file exists."""
     previous = previous or {}
     folder = images_dir(state_dir)
-    for state in states:
-        path = folder / state_filename(state.ref)
-        if previous.get(state.ref) == state and path.exists():
-            continue
+    todo = [(folder / state_filename(state.ref), state) for state in states]
+    return [(path, state) for path, state in todo if not (previous.get(state.ref) == state and path.exists())]
+
+
+def stage_states(todo: list[tuple[Path, ImageState]], token: str, start: int = 0) -> list[tuple[str, Path]]:
+    """Render each state and write the changed ones to temp files (numbered from `start` in the batch
+    `token`); nothing is renamed into place yet."""
+    files = []
+    for path, state in todo:
         text = render_state(state)
         if not unchanged(path, text):
-            changed.append((path, text.encode("utf-8")))
-    write_atomic_many(changed)
-    return [path for path, _ in changed]
+            files.append((path, text.encode("utf-8")))
+    return write_temp_files(files, token, start)
 
 
 def remove_states(state_dir: Path, refs: Iterable[str]) -> list[Path]:

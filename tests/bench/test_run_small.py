@@ -22,7 +22,9 @@ def test_small_benchmark_runs_every_scenario() -> None:
         "warm analyze, nothing changed",
         "warm analyze, one Dockerfile changed",
         "render (100 base tags, 250 managed)",
-        "Pulumi program under mocks (100 base tags, 250 managed)",
+        "Pulumi program under mocks (100 base tags, 250 managed), one stack",
+        "Pulumi program under mocks, one team's stack (20 teams)",
+        "Pulumi program under mocks, shared objects' shard 0/8",
     ]
     assert all(r["exit_code"] == 0 and r["runs"] == 1 and r["min_s"] > 0 and r["peak_rss_mib"] > 0
                for r in report["results"])

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
+from analyzer.discovery import shell_lex
 from analyzer.discovery.shell_lex import ExpansionError, Value, Words, expand_word, split_words
 
 ENV = {"FOO": Value("foo"), "EMPTY": Value(""), "IMG": Value("alpine:3.19"),
@@ -82,3 +85,26 @@ def test_split_words_raw_for_heredoc_detection() -> None:
     assert split_words("RUN <<'EOF' cat \"a b\" ${X:-y} \\<<Z", options) == [
         "RUN", "<<'EOF'", "cat", '"a b"', "${X:-y}", "\\<<Z"]
     assert split_words("RUN echo 'unterminated", options) == []
+
+
+def test_literal_words_expand_and_split_as_the_lexer_does() -> None:
+    rng = random.Random(20261130)
+    alphabet = "ab -_/.:@=\t\n\u00a0\u2003\u3000xyz09"
+    for _ in range(5_000):
+        word = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 16)))
+        for escape in ("\\", "`"):
+            assert shell_lex._is_literal(word, escape)
+            lexer = shell_lex._Lexer(word, {}, escape, shell_lex.Words())
+            text, unknown = lexer.process_stop_on(None, raw_escapes=False)
+            assert shell_lex.expand_word(word, {}, escape) == shell_lex.Value(text, unknown), repr(word)
+            collected = shell_lex.Words()
+            shell_lex._Lexer(word, {}, escape, collected).process_stop_on(None, raw_escapes=False, collect=True)
+            assert shell_lex.split_words(word, shell_lex.Words(), escape) == collected.words, repr(word)
+
+
+def test_words_with_variables_quotes_or_escapes_still_go_through_the_lexer() -> None:
+    env = {"V": shell_lex.Value("x y", frozenset())}
+    assert not shell_lex._is_literal("a$V", "\\")
+    assert shell_lex.expand_word("a$V", env).text == "ax y"
+    assert shell_lex.split_words("'a b' c\\ d", shell_lex.Words()) == ["a b", "c d"]
+    assert shell_lex.split_words("a`b", shell_lex.Words(), escape="`") == ["ab"]

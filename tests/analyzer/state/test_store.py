@@ -130,9 +130,9 @@ def test_save_states_writes_only_changed_files_in_one_batch(tmp_path: Path, monk
     import analyzer.state.store as store
     states = [external(), external("docker.io/library/node:20-alpine")]
     batches: list[list[str]] = []
-    real = store.write_atomic_many
-    monkeypatch.setattr(store, "write_atomic_many",
-                        lambda files: (batches.append([p.name for p, _ in files]), real(files))[1])
+    real = store.commit_temp_files
+    monkeypatch.setattr(store, "commit_temp_files",
+                        lambda temps: (batches.append([p.name for _, p in temps]), real(temps))[1])
     save_states(tmp_path, states)
     changed = states[1].model_copy(update={"dependents": ["x"]})
     assert save_states(tmp_path, [states[0], changed]) == [images_dir(tmp_path) / state_filename(changed.ref)]
