@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,10 +58,10 @@ def install(cache: Path = CACHE) -> Peer:
         (cache / "package.json").write_text('{"name": "image-factory-bench-peer", "private": true}\n')
         npm = ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"]
         if not node.exists():
-            subprocess.run([*npm, NODE_PACKAGE], cwd=cache, check=True)
+            subprocess.run([*npm, NODE_PACKAGE], cwd=cache, check=True, stdout=sys.stderr)  # keep --json clean
         env = {**os.environ, "PATH": f"{node.parent}{os.pathsep}{os.environ.get('PATH', '')}",
                "npm_config_nodedir": str(node_home)}  # re2's node-gyp build: headers of this Node, offline
-        subprocess.run([*npm, RENOVATE_PACKAGE], cwd=cache, check=True, env=env)
+        subprocess.run([*npm, RENOVATE_PACKAGE], cwd=cache, check=True, env=env, stdout=sys.stderr)
     versions = {"node": subprocess.run([str(node), "--version"], capture_output=True, text=True,
                                        check=True).stdout.strip(),
                 "renovate": json.loads((entry.parents[1] / "package.json").read_text())["version"],
