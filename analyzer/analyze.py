@@ -57,7 +57,7 @@ from analyzer.state.store import (
     stage_states,
     states_to_write,
 )
-from analyzer.workers import halves, on_two_cores
+from analyzer.workers import on_two_cores
 from analyzer.yamlio import commit_temp_files, new_batch_token
 
 MAX_PARALLEL_FETCHES = 4
@@ -245,48 +245,20 @@ def discover_fleet(fleet: Fleet, sources: Sources, heads: dict[tuple[str, str], 
     groups: dict[tuple[str, str], list[EnrolledImage]] = {}
     for image, url, commit in pending:
         groups.setdefault((url, commit), []).append(image)
-    # Reading is git processes, parsing is Python holding the GIL: the repositories are shared between
-    # this process and a forked one (each repository's commits on one side, so a mirror is fetched once).
-    by_url: dict[str, list[tuple[tuple[str, str], list[EnrolledImage]]]] = {}
-    for key, images in groups.items():
-        by_url.setdefault(key[0], []).append((key, images))
-    mine, theirs = halves(list(by_url.values()), weight=lambda items: sum(len(i) for _, i in items))
-    for share in on_two_cores(mine, theirs, lambda share: _discover_groups(sources, share),
-                              size=lambda share: sum(len(images) for items in share for _, images in items)):
-        sources.blobs.merge(share.blob_ids)
-        sources.parses.merge(share.analyses)
-        for images, discoveries in share.discoveries:
-            for image, discovery in zip(images, discoveries, strict=True):
-                results[image.name] = discovery
-                if progress:
-                    progress(image.name, discovery)
-    return {image.name: results[image.name] for image in fleet.managed()}
-
-
-@dataclass
-class _Found:
-    """What one process discovered, with the cache entries it added (a forked child's caches are its own)."""
-
-    discoveries: list[tuple[list[EnrolledImage], list[Discovery]]]
-    blob_ids: dict[str, Any]
-    analyses: dict[str, Any]
-
-
-def _discover_groups(sources: Sources,
-                     share: list[list[tuple[tuple[str, str], list[EnrolledImage]]]]) -> _Found:
-    """Discover every (repository, commit) group of `share` in a thread pool (git runs as processes)."""
-    items = [item for url_items in share for item in url_items]
-    blobs_before, parses_before = set(sources.blobs.data), set(sources.parses.data)
 
     def one_repository(item: tuple[tuple[str, str], list[EnrolledImage]]) -> list[Discovery]:
         (url, commit), images = item
         return sources.discover_many(url, commit, images)
 
+    # Git reads run as processes (the other core): parsing here keeps pace with them, so a second Python
+    # process (analyzer/workers.py) gained nothing when measured.
     with ThreadPoolExecutor(max_workers=MAX_PARALLEL_FETCHES) as pool:
-        discoveries = list(zip([images for _, images in items], pool.map(one_repository, items), strict=True))
-    return _Found(discoveries=discoveries,
-                  blob_ids={k: v for k, v in sources.blobs.data.items() if k not in blobs_before},
-                  analyses={k: v for k, v in sources.parses.data.items() if k not in parses_before})
+        for images, discoveries in zip(groups.values(), pool.map(one_repository, groups.items()), strict=True):
+            for image, discovery in zip(images, discoveries, strict=True):
+                results[image.name] = discovery
+                if progress:
+                    progress(image.name, discovery)
+    return {image.name: results[image.name] for image in fleet.managed()}
 
 
 def _save_states(state_dir: Path, states: Iterable[ImageState], previous: dict[str, ImageState] | None) -> list[Path]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import pickle
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -23,18 +23,6 @@ MIN_SHARE = 200
 
 def can_fork() -> bool:
     return hasattr(os, "fork") and (os.cpu_count() or 1) > 1 and not os.environ.get("IMAGE_FACTORY_NO_FORK")
-
-
-def halves(items: Sequence[T], weight: Callable[[T], int] = lambda _: 1) -> tuple[list[T], list[T]]:
-    """Two shares of about equal weight, each keeping the items' order (largest items placed first)."""
-    order = sorted(range(len(items)), key=lambda i: -weight(items[i]))
-    shares: tuple[list[int], list[int]] = ([], [])
-    totals = [0, 0]
-    for i in order:
-        side = 0 if totals[0] <= totals[1] else 1
-        shares[side].append(i)
-        totals[side] += weight(items[i])
-    return [items[i] for i in sorted(shares[0])], [items[i] for i in sorted(shares[1])]
 
 
 def on_two_cores(mine: T, theirs: T, work: Callable[[T], R], size: Callable[[T], int]) -> tuple[R, R]:

@@ -68,12 +68,6 @@ class JsonCache:
         if not isinstance(self.data, dict):
             self.data = {}
 
-    def merge(self, entries: dict[str, Any]) -> None:
-        """Entries another process added (see analyzer/workers.py)."""
-        if entries:
-            self.data.update(entries)
-            self.dirty = True
-
     def save(self) -> None:
         if self.dirty:
             write_atomic(self.path, json.dumps({"version": self.version, "data": self.data}, sort_keys=True),
@@ -106,12 +100,6 @@ class ParseCache:
     def put(self, blob: str, build_args: Mapping[str, str], analysis: DockerfileAnalysis) -> None:
         self.data[self.key(blob, build_args)] = _ANALYSIS.dump_json(analysis)
         self.dirty = True
-
-    def merge(self, entries: Mapping[str, bytes]) -> None:
-        """Entries another process added (see analyzer/workers.py)."""
-        if entries:
-            self.data.update(entries)
-            self.dirty = True
 
     def save(self) -> None:
         if self.dirty:

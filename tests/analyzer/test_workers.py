@@ -48,14 +48,6 @@ def test_a_failing_child_leaves_its_share_to_this_process(failure: str) -> None:
     assert workers.on_two_cores(share, share, work, size=len) == ([i + 1 for i in share],) * 2
 
 
-def test_halves_balance_weight_and_keep_order() -> None:
-    items = [50, 1, 2, 3, 40, 5, 6]
-    first, second = workers.halves(items, weight=lambda x: x)
-    assert sorted(first + second) == sorted(items)
-    assert abs(sum(first) - sum(second)) <= 10
-    assert first == [i for i in items if i in first] and second == [i for i in items if i in second]
-
-
 def many_states(count: int) -> list[ImageState]:
     return [ImageState(ref=f"registry.example.com/team/img-{i:04d}:main", kind="external",
                        warehouse=WarehouseState(repoURL="registry.example.com/team/img", constraint="main"),
@@ -84,8 +76,8 @@ def test_a_big_state_batch_is_written_by_two_processes_with_the_same_bytes(tmp_p
 
 def test_analyze_shared_with_a_forked_process_gives_the_sequential_result(tmp_path: Path,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    """Discovery (git reads + parsing) and the state writes of `analyze`, split between two processes,
-    write byte for byte the state files, caches and summary that one process writes."""
+    """The state writes of `analyze`, split between two processes, write byte for byte the state files,
+    caches and summary that one process writes."""
     from analyzer.analyze import run_analyze
     from bench.fleet import write_fleet
 
@@ -95,10 +87,10 @@ def test_analyze_shared_with_a_forked_process_gives_the_sequential_result(tmp_pa
     real_fork = os.fork
     monkeypatch.setattr(os, "fork", lambda: (forks.append(1), real_fork())[1])
     forked = run_analyze(config, tmp_path / "forked" / "state", tmp_path / "forked" / "cache")
-    assert len(forks) == 2  # one for discovery, one for the state files
+    assert len(forks) == 1  # the state files
     monkeypatch.setenv("IMAGE_FACTORY_NO_FORK", "1")
     sequential = run_analyze(config, tmp_path / "sequential" / "state", tmp_path / "sequential" / "cache")
-    assert len(forks) == 2
+    assert len(forks) == 1
     assert forked.summary == sequential.summary and len(forked.changed) == len(sequential.changed) > 80
     for folder in ("state/images", "cache"):
         one, other = tmp_path / "forked" / folder, tmp_path / "sequential" / folder
