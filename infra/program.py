@@ -129,7 +129,7 @@ def drop_sdk_debug_messages() -> None:
     The Python SDK (3.272) sends about four debug messages per resource ("registering resource", "resource
     registration prepared", ...), each a blocking Log RPC from the program's event loop, which the engine turns
     into an event. The CLI shows them only with `--debug`. At 4,200 resources that was 16,807 RPCs and events
-    and about a third of the program's and the CLI's CPU time (docs/pulumi.md). Our own messages and the
+    and a quarter to a third of the program's and the CLI's CPU time (docs/pulumi.md). Our own messages and the
     SDK's info, warnings and errors are unchanged.
     """
     if not os.environ.get(SDK_DEBUG_ENV):
