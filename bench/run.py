@@ -9,7 +9,8 @@ and peak RSS (from the child's rusage) as a table, or JSON with --json.
 
 The `pulumi` suite is part of `all` when the engine is already built (tests/engines/build.sh --find pulumi);
 `--suite pulumi` builds it if needed, as the tests do. It runs --pulumi-runs times (default 1: a run of the
-benchmark fleet takes minutes), each on a fresh GitOps stack with the policy pack.
+benchmark fleet takes minutes), each on a fresh GitOps stack with the policy pack; its peak RSS is that of
+the largest process in the CLI's session (CLI, program, pack, provider), sampled every half second.
 
 The machine's load average is printed with the results: timings on a busy machine are not comparable.
 """
