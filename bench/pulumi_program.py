@@ -39,14 +39,16 @@ def main() -> None:
     args = parser.parse_args()
     pulumi.runtime.set_mocks(_Echo(), project="image-factory", stack="bench", preview=False)
     from analyzer.kargo.settings import Settings
-    from infra.program import build, collect_cycles_rarely
+    from infra.program import build, collect_cycles_rarely, drop_sdk_debug_messages, start_registrations
 
-    collect_cycles_rarely()  # as infra/__main__.py's main() does
+    collect_cycles_rarely()  # as infra/program.py's main() does
+    drop_sdk_debug_messages()
     settings = Settings(teams=args.teams, shared=args.shared)
 
     @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def run() -> pulumi.Output[Any]:
         program = build(args.config, args.state, settings)
+        start_registrations()
         return pulumi.Output.all(*[r.urn for r in program.resources.values()])
 
     run()

@@ -5,6 +5,12 @@ and peak RSS (from the child's rusage) as a table, or JSON with --json.
     python bench/run.py --small           # what CI runs, so the benchmark cannot rot
     python bench/run.py --peer renovate   # also Renovate's extraction of the same Dockerfiles (bench/peer.py),
                                           # interleaved with the cold runs; ratios and what each found
+    python bench/run.py --suite pulumi    # the real Pulumi CLI: preview, up, no-op preview (bench/pulumi_cli.py)
+
+The `pulumi` suite is part of `all` when the engine is already built (tests/engines/build.sh --find pulumi);
+`--suite pulumi` builds it if needed, as the tests do. It runs --pulumi-runs times (default 1: a run of the
+benchmark fleet takes minutes), each on a fresh GitOps stack with the policy pack; its peak RSS is that of
+the largest process in the CLI's session (CLI, program, pack, provider), sampled every half second.
 
 The machine's load average is printed with the results: timings on a busy machine are not comparable.
 """
@@ -103,6 +109,31 @@ def run_render_suite(workdir: Path, bases: int, managed: int, runs: int) -> list
     ]
 
 
+def run_pulumi_suite(workdir: Path, bases: int, managed: int, runs: int) -> list[Result]:
+    """The real CLI on the rendering fleet: `preview` of a fresh GitOps stack with the pack, `up`, and a
+    no-op `preview` after it (bench/pulumi_cli.py); a failed command is shown and fails the benchmark."""
+    from bench import pulumi_cli
+
+    samples: dict[str, list[tuple[float, float, int]]] = {}
+    resources = 0
+    for run in range(runs):
+        stack = pulumi_cli.prepare(workdir / f"pulumi-{run}", bases, managed)
+        for measured in pulumi_cli.measure(stack, up=True):
+            if measured.exit_code != 0:
+                sys.stderr.write(measured.output + "\n")
+            samples.setdefault(measured.command, []).append(
+                (measured.seconds, measured.peak_rss_mib, 0 if measured.exit_code == 0 else max(measured.exit_code, 2)))
+            resources = max(resources, measured.resources)
+    label = f"{bases} base tags, {managed} managed: {resources} resources, GitOps stack, policy pack"
+    return [summarize(f"real Pulumi CLI {command} ({label})", found) for command, found in samples.items()]
+
+
+def pulumi_engine_built() -> bool:
+    from tests.support.engines import built_engine_bin
+
+    return built_engine_bin("pulumi") is not None
+
+
 def run_suite(workdir: Path, repos: int, dockerfiles: int, runs: int,
               peer: str | None = None) -> tuple[list[Result], dict[str, Any]]:
     config = write_fleet(workdir / "fleet", repos, dockerfiles)
@@ -166,7 +197,8 @@ def main() -> None:
     parser.add_argument("--bases", type=int, help="base tags for the render scenarios")
     parser.add_argument("--managed", type=int, help="managed images for the render scenarios")
     parser.add_argument("--runs", type=int)
-    parser.add_argument("--suite", choices=["all", "analyze", "render"], default="all")
+    parser.add_argument("--suite", choices=["all", "analyze", "render", "pulumi"], default="all")
+    parser.add_argument("--pulumi-runs", type=int, default=1, help="runs of the pulumi suite (default 1)")
     parser.add_argument("--peer", choices=["renovate"], help="also run this peer on the same Dockerfiles")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -182,6 +214,12 @@ def main() -> None:
         if args.suite in ("all", "render"):
             results += run_render_suite(Path(tmp), args.bases or (100 if args.small else 2000),
                                         args.managed or (250 if args.small else 5000), runs)
+        if args.suite == "pulumi" or (args.suite == "all" and pulumi_engine_built()):
+            results += run_pulumi_suite(Path(tmp), args.bases or (10 if args.small else 2000),
+                                        args.managed or (25 if args.small else 5000), args.pulumi_runs)
+        elif args.suite == "all":
+            report["pulumi"] = "skipped: the pulumi engine is not built (tests/engines/build.sh pulumi)"
+            print(report["pulumi"], file=sys.stderr)
     load = {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in os.getloadavg()]}
     if args.json:
         print(json.dumps({"cores": os.cpu_count(), "load_average": load, **report,

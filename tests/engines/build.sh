@@ -2,7 +2,8 @@
 # Build the real engines the tests run (Go programs, each from a Go module of ours under
 # tests/engines/<engine>/), once, into an ignored cache keyed by everything that pins them.
 #
-#   tests/engines/build.sh ENGINE...     prints "ENGINE /abs/path/to/bin" per engine
+#   tests/engines/build.sh ENGINE...          prints "ENGINE /abs/path/to/bin" per engine
+#   tests/engines/build.sh --find ENGINE...   the same for engines already built; exit 3 (nothing built) if one is not
 #
 # Each engine folder holds go.mod/go.sum (the pins), optional Go sources, and `targets`: one line per
 # binary, "<output-name> <package> [go build flags]", and an optional executable post-build.sh run in the
@@ -13,6 +14,8 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 cache="${IMAGE_FACTORY_ENGINES_CACHE:-$root/.cache/engines}"
 mkdir -p "$cache"
+find_only=0
+if [ "${1:-}" = "--find" ]; then find_only=1; shift; fi
 
 if ! command -v go >/dev/null 2>&1; then
   echo "engines: Go is not installed (the engines are built from Go modules)" >&2
@@ -33,6 +36,10 @@ for engine in "$@"; do
   [ -f "$dir/targets" ] || { echo "engines: unknown engine '$engine' (no $dir/targets)" >&2; exit 2; }
   key="$(engine_key "$dir")"
   out="$cache/$engine-$key"
+  if [ ! -f "$out/.complete" ] && [ "$find_only" = 1 ]; then
+    echo "engines: $engine ($key) is not built" >&2
+    exit 3
+  fi
   if [ ! -f "$out/.complete" ]; then
     # One build at a time per engine, even from parallel test processes.
     exec 9>"$cache/$engine.lock"

@@ -91,6 +91,8 @@ def test_pull_request_runs_tests_check_sarif_and_preview_with_the_pack_and_posts
     assert 'pulumi preview --stack "$STACK" --policy-pack policy --policy-pack-config policy/config.json' \
         in preview["run"]
     assert preview_job["env"]["STACK"] == "prod"
+    # The engine's checkpoint after every step is quadratic at fleet scale; a preview persists nothing anyway.
+    assert preview_job["env"]["PULUMI_SKIP_CHECKPOINTS"] == "true"
     # Violations reach the PR whether or not the preview passed: the comment step runs `always()` and reads
     # the captured output and event log (tests/infra/test_workflow_steps.py runs these steps).
     post = _named(preview_job, "Post the violations and the preview on the PR (also when the preview failed)")
@@ -127,6 +129,7 @@ def test_main_runs_up_with_the_pack_and_its_preview_after_tests_in_production() 
     assert "KUBECONFIG" in _secrets(up_job)
     gitops = workflow["jobs"]["gitops"]
     assert gitops["environment"] == "production" and gitops["env"]["STACK"] == "gitops"
+    assert gitops["env"]["PULUMI_SKIP_CHECKPOINTS"] == "true"  # its state is thrown away after the run
     render = _named(gitops, "Render the manifests with the policy pack")
     assert "--policy-pack policy --policy-pack-config policy/config.json" in render["run"]
     _assert_venvs_before(gitops["steps"], render)

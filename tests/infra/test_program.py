@@ -235,8 +235,10 @@ def test_gitops_mode_uses_a_rendering_provider(tmp_path: Path, pulumi_mocks: Ech
     assert len(crs) == 27 and all(a.provider and "::render::" in a.provider for a in crs)
 
 
-def test_main_entry_point_exports_the_summary(tmp_path: Path, pulumi_mocks: EchoMocks) -> None:
+def test_main_entry_point_exports_the_summary(tmp_path: Path, pulumi_mocks: EchoMocks,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """infra/__main__.py as the CLI runs it (run_path of the directory), on the repo images.yaml and state."""
+    monkeypatch.setattr(pulumi.log, "debug", pulumi.log.debug)  # main() replaces it; put it back afterwards
     start = len(pulumi_mocks.created)
     namespace = runpy.run_path(str(ROOT / "infra"), run_name="__main__")
     _settle(list(namespace["program"].resources.values()))
@@ -312,3 +314,30 @@ def test_the_gitops_stack_has_the_settings_of_prod_and_only_adds_the_render_dire
     assert gitops.model_copy(update={"render_yaml_to_directory": None}) == prod
     program.check_mode("prod", prod)
     program.check_mode("gitops", gitops)
+
+
+def test_sdk_debug_messages_are_dropped_unless_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = pulumi.log.debug
+    monkeypatch.setattr(pulumi.log, "debug", original)
+    monkeypatch.setenv(program.SDK_DEBUG_ENV, "1")
+    program.drop_sdk_debug_messages()
+    assert pulumi.log.debug is original
+    monkeypatch.delenv(program.SDK_DEBUG_ENV)
+    program.drop_sdk_debug_messages()
+    assert pulumi.log.debug is not original
+    pulumi.log.debug("dropped", None, 0, False)  # the same signature, nothing sent
+
+
+def test_registrations_start_before_the_sdk_waits_for_them(pulumi_mocks: EchoMocks) -> None:
+    """What start_registrations relies on in the pinned SDK: a queued registration counts as an outstanding RPC
+    only once its task has run, so without a turn of the event loop the SDK would see none (docs/pulumi.md)."""
+    import pulumi_kubernetes as k8s
+    from pulumi.runtime.settings import _get_rpc_manager
+
+    before = len(_get_rpc_manager().rpcs)
+    accounts = [k8s.core.v1.ServiceAccount(f"serviceaccount-start-{i}", metadata={"name": f"start-{i}"})
+                for i in range(3)]
+    assert len(_get_rpc_manager().rpcs) == before
+    program.start_registrations()
+    assert len(_get_rpc_manager().rpcs) == before + 3
+    _settle(list(accounts))

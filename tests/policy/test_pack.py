@@ -119,7 +119,8 @@ def test_pack_layout() -> None:
              and isinstance(n.value.func, ast.Name)]
     statements = [n for n in tree.body if not isinstance(n, ast.Import | ast.ImportFrom)
                   and not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))]
-    assert calls == ["PolicyPack"] and len(statements) == 1
+    # Only the server: how it reads the engine's messages (policy/serving.py), then the PolicyPack.
+    assert calls == ["share_message_dicts", "PolicyPack"] and len(statements) == 2
     assert "-r ../requirements.txt" in (POLICY_DIR / "requirements.txt").read_text()
 
 

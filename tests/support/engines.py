@@ -39,6 +39,17 @@ def engine_bin(engine: str) -> Path:
     return Path(folder)
 
 
+def built_engine_bin(engine: str) -> Path | None:
+    """The folder holding `engine`'s binaries if they are built for the current pins; never builds (None: not
+    built, or no Go to compute the pins' key). For optional users such as the benchmark."""
+    result = subprocess.run(["bash", str(BUILD_SCRIPT), "--find", engine], capture_output=True, text=True,
+                            check=False)
+    if result.returncode != 0:
+        return None
+    name, _, folder = result.stdout.strip().rpartition("\n")[-1].partition(" ")
+    return Path(folder) if name == engine else None
+
+
 @dataclass(frozen=True)
 class Engine:
     """One built engine: its bin folder, and the cache folder build.sh made (with build-seconds)."""
