@@ -251,6 +251,7 @@ def test_a_gate_pod_evicted_mid_wait_resumes_the_soak(
         if job_run and job_run.attempts and "waiting" in job_run.attempts[0].output:
             break
         time.sleep(0.2)
+    time.sleep(2)  # into the wait: the second pod must have less left (waits are printed in whole seconds)
     job_runner.evict(job_name)
     run, job, job_run = _run_analysis_named(control_plane, kube, job_runner, created)
     assert run["status"]["phase"] == "Successful", (run["status"], _explain(job_run))
