@@ -11,7 +11,7 @@ import fcntl
 import functools
 import hashlib
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,11 +54,8 @@ from analyzer.state.store import (
     remove_stale_temp_files,
     remove_states,
     save_states,
-    stage_states,
-    states_to_write,
 )
 from analyzer.workers import on_two_cores
-from analyzer.yamlio import commit_temp_files, new_batch_token
 
 MAX_PARALLEL_FETCHES = 4
 
@@ -261,18 +258,6 @@ def discover_fleet(fleet: Fleet, sources: Sources, heads: dict[tuple[str, str], 
     return {image.name: results[image.name] for image in fleet.managed()}
 
 
-def _save_states(state_dir: Path, states: Iterable[ImageState], previous: dict[str, ImageState] | None) -> list[Path]:
-    """`save_states`, the rendering and temp files of a big batch shared with a forked process (the sync
-    and the renames stay here: one barrier for the whole batch)."""
-    todo = states_to_write(state_dir, states, previous)
-    token, half = new_batch_token(), len(todo) // 2
-    first, second = on_two_cores((0, todo[:half]), (half, todo[half:]),
-                                 lambda share: stage_states(share[1], token, share[0]),
-                                 size=lambda share: len(share[1]))
-    commit_temp_files(first + second)
-    return [path for _, path in first + second]
-
-
 def _cached(snapshot: Snapshot[T], key: str | None, load: Callable[[], T]) -> T:
     """The snapshot's value when it was taken of exactly these inputs (`key`), else `load()`."""
     value = snapshot.get(key) if key else None
@@ -462,7 +447,7 @@ def _run_analyze(config: Path, state_dir: Path, cache_dir: Path, prune: bool,
     except DependencyCycle as exc:
         raise InputError.single(config, str(exc), field_name="images") from None
     # Files match the snapshot exactly (same signature), so an equal state need not be rendered again.
-    changed = _save_states(state_dir, plan.states.values(), snapshot)
+    changed = save_states(state_dir, plan.states.values(), snapshot, on_two_cores)
     pruned = remove_states(state_dir, plan.orphans) if prune else []
     root_dir = Path(fleet.root).parent
     index = index_of(plan.states.values(), [] if prune else plan.orphans, plan.graph.topological_order(),

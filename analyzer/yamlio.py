@@ -203,7 +203,12 @@ single-pair mapping inside it (two collections for one bracket); a `{` holds one
 
 
 def _flow_weight(text: str) -> int:
-    return 2 * text.count("[") + text.count("{")
+    return sum(weight * text.count(opener) for opener, weight in _FLOW_WEIGHT.items())
+
+
+def _key_text(key_node: yaml.Node) -> str:
+    """A mapping key as the paths of `_positions` and `_line_by_walking` name it."""
+    return key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
 
 
 def _positions(root: yaml.Node) -> dict[Path_, int]:
@@ -229,7 +234,7 @@ def _positions(root: yaml.Node) -> dict[Path_, int]:
         if isinstance(node, yaml.MappingNode):
             keys: dict[str, int] = {}
             for key_node, value_node in node.value:
-                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
+                key = _key_text(key_node)
                 line = key_node.start_mark.line + 1
                 if key in keys and isinstance(key_node, yaml.ScalarNode):
                     raise DuplicateKey(key, keys[key], line)
@@ -331,7 +336,7 @@ def _line_by_walking(root: yaml.Node, path: Path_) -> int:
     for part in path:
         if isinstance(node, yaml.MappingNode):
             for key_node, value_node in node.value:
-                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
+                key = _key_text(key_node)
                 if key == part:
                     node, line = value_node, key_node.start_mark.line + 1
                     break

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import time
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,8 @@ from analyzer.yamlio import (
 )
 
 STATE_SUBDIR = "images"
+TwoCores = Callable[..., Any]
+"""`analyzer.workers.on_two_cores`, passed in by the shell (the state store stays free of process handling)."""
 
 
 def images_dir(state_dir: Path) -> Path:
@@ -223,38 +225,38 @@ def save_state(state_dir: Path, state: ImageState) -> bool:
     return write_atomic(images_dir(state_dir) / state_filename(state.ref), render_state(state))
 
 
-def save_states(state_dir: Path, states: Iterable[ImageState],
-                previous: Mapping[str, ImageState] | None = None) -> list[Path]:
+def save_states(state_dir: Path, states: Iterable[ImageState], previous: Mapping[str, ImageState] | None = None,
+                on_two_cores: TwoCores | None = None) -> list[Path]:
     """Write every state; return the files that changed.
 
     A state equal to its `previous` version (as loaded from the same directory) is not even rendered.
     The changed files are written as one batch (`write_atomic_many`'s two halves): each atomically, all
-    made durable by one sync before any is renamed into place. (`analyze` shares the rendering and the
-    temp files of a big batch with a forked process: `states_to_write`, `stage_states`, `commit_temp_files`.)
+    made durable by one sync before any is renamed into place. With `on_two_cores` (analyzer/workers.py,
+    which `analyze` passes) the second half of the states is rendered and staged by a forked process; the
+    sync and the renames stay here.
     """
-    temps = stage_states(states_to_write(state_dir, states, previous), new_batch_token())
-    commit_temp_files(temps)
-    return [path for _, path in temps]
-
-
-def states_to_write(state_dir: Path, states: Iterable[ImageState],
-                    previous: Mapping[str, ImageState] | None = None) -> list[tuple[Path, ImageState]]:
-    """Each state with its file, except those equal to their `previous` version whose file exists."""
     previous = previous or {}
     folder = images_dir(state_dir)
     todo = [(folder / state_filename(state.ref), state) for state in states]
-    return [(path, state) for path, state in todo if not (previous.get(state.ref) == state and path.exists())]
+    todo = [(path, state) for path, state in todo if not (previous.get(state.ref) == state and path.exists())]
+    token, half = new_batch_token(), len(todo) // 2
 
+    def stage(share: tuple[int, list[tuple[Path, ImageState]]]) -> list[tuple[str, Path]]:
+        start, items = share  # temp files numbered apart from the other share's
+        files = []
+        for path, state in items:
+            text = render_state(state)
+            if not unchanged(path, text):
+                files.append((path, text.encode("utf-8")))
+        return write_temp_files(files, token, start)
 
-def stage_states(todo: list[tuple[Path, ImageState]], token: str, start: int = 0) -> list[tuple[str, Path]]:
-    """Render each state and write the changed ones to temp files (numbered from `start` in the batch
-    `token`); nothing is renamed into place yet."""
-    files = []
-    for path, state in todo:
-        text = render_state(state)
-        if not unchanged(path, text):
-            files.append((path, text.encode("utf-8")))
-    return write_temp_files(files, token, start)
+    if on_two_cores is None:
+        temps = stage((0, todo))
+    else:
+        first, second = on_two_cores((0, todo[:half]), (half, todo[half:]), stage, size=lambda share: len(share[1]))
+        temps = first + second
+    commit_temp_files(temps)
+    return [path for _, path in temps]
 
 
 def remove_states(state_dir: Path, refs: Iterable[str]) -> list[Path]:

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from analyzer import workers
-from analyzer.analyze import _save_states
 from analyzer.state.model import DigestHistory, DigestRecord, ImageState, WarehouseState
 from analyzer.state.store import images_dir, load_states, save_states
 from tests.analyzer.state.test_store import T0
@@ -62,10 +61,11 @@ def test_a_big_state_batch_is_written_by_two_processes_with_the_same_bytes(tmp_p
     forks: list[int] = []
     real_fork = os.fork
     monkeypatch.setattr(os, "fork", lambda: (forks.append(1), real_fork())[1])
-    changed = _save_states(tmp_path / "forked", states, None)
+    changed = save_states(tmp_path / "forked", states, None, workers.on_two_cores)
     assert forks == [1] and len(changed) == len(states)
     monkeypatch.setenv("IMAGE_FACTORY_NO_FORK", "1")
-    sequential, plain = _save_states(tmp_path / "sequential", states, None), save_states(tmp_path / "plain", states)
+    sequential = save_states(tmp_path / "sequential", states, None, workers.on_two_cores)
+    plain = save_states(tmp_path / "plain", states)
     assert [p.name for p in changed] == [p.name for p in sequential] == [p.name for p in plain]
     assert forks == [1]
     forked, one = images_dir(tmp_path / "forked"), images_dir(tmp_path / "plain")
