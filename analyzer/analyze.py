@@ -242,20 +242,25 @@ def discover_fleet(fleet: Fleet, sources: Sources, heads: dict[tuple[str, str], 
     groups: dict[tuple[str, str], list[EnrolledImage]] = {}
     for image, url, commit in pending:
         groups.setdefault((url, commit), []).append(image)
+    for image, discovery in _discover_groups(sources, groups):
+        results[image.name] = discovery
+        if progress:
+            progress(image.name, discovery)
+    return {image.name: results[image.name] for image in fleet.managed()}
 
+
+def _discover_groups(sources: Sources, groups: dict[tuple[str, str], list[EnrolledImage]]
+                     ) -> Iterator[tuple[EnrolledImage, Discovery]]:
+    """Each image of each (repository, commit) group with its discovery; a group is one batched git read, up
+    to MAX_PARALLEL_FETCHES at once. Git reads run as processes (the other core): parsing here keeps pace
+    with them, so a second Python process (analyzer/workers.py) gained nothing when measured."""
     def one_repository(item: tuple[tuple[str, str], list[EnrolledImage]]) -> list[Discovery]:
         (url, commit), images = item
         return sources.discover_many(url, commit, images)
 
-    # Git reads run as processes (the other core): parsing here keeps pace with them, so a second Python
-    # process (analyzer/workers.py) gained nothing when measured.
     with ThreadPoolExecutor(max_workers=MAX_PARALLEL_FETCHES) as pool:
         for images, discoveries in zip(groups.values(), pool.map(one_repository, groups.items()), strict=True):
-            for image, discovery in zip(images, discoveries, strict=True):
-                results[image.name] = discovery
-                if progress:
-                    progress(image.name, discovery)
-    return {image.name: results[image.name] for image in fleet.managed()}
+            yield from zip(images, discoveries, strict=True)
 
 
 def _cached(snapshot: Snapshot[T], key: str | None, load: Callable[[], T]) -> T:
@@ -499,18 +504,12 @@ def _run_incremental(state_dir: Path, sources: Sources, caches: _RunCaches, last
     if 2 * sum(len(members) for members in groups.values()) > len(index.images):
         return None  # most of the fleet moved: reading it from the snapshots is cheaper than file by file
 
-    def one_repository(item: tuple[tuple[str, str], list[EnrolledImage]]) -> list[Discovery]:
-        (url, commit), members = item
-        return sources.discover_many(url, commit, members)
-
     images: dict[str, EnrolledImage] = {}
     discoveries: dict[str, Discovery] = {}
     sources.load_caches()
-    with ThreadPoolExecutor(max_workers=MAX_PARALLEL_FETCHES) as pool:
-        for members, found in zip(groups.values(), pool.map(one_repository, groups.items()), strict=True):
-            for image, discovery in zip(members, found, strict=True):
-                images[image.name] = image
-                discoveries[image.name] = discovery
+    for image, discovery in _discover_groups(sources, groups):
+        images[image.name] = image
+        discoveries[image.name] = discovery
     sources.save()
     if any(d.error is not None for d in discoveries.values()):
         return None
